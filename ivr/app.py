@@ -1,0 +1,39 @@
+"""The web app factory: one blueprint per audience."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from ivr.logging import configure_logging
+from ivr.services import Services
+from ivr.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from settings (the environment when none are given)."""
+    settings = settings or load_settings()
+    configure_logging(settings)
+    app = Flask(__name__)
+    app.secret_key = settings.session_secret
+    app.config.update(
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.extensions["ivr"] = Services.from_settings(settings)
+    if not settings.verify_signatures:
+        log.warning("webhook.signatures_disabled: accepting unsigned webhooks; never do this in production")
+    if not settings.twilio_auth_token.get_secret_value():
+        log.warning("webhook.no_auth_token: TWILIO_AUTH_TOKEN is empty, every webhook will be refused")
+
+    from ivr.ops.routes import bp as ops_bp
+    from ivr.voice.routes import bp as voice_bp
+
+    app.register_blueprint(voice_bp, url_prefix="/voice")
+    app.register_blueprint(ops_bp)
+    return app

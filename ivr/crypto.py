@@ -1,0 +1,93 @@
+"""Encryption at rest (contacts, recordings) and sealing of call state for webhook URLs.
+
+AES-256-GCM from `cryptography`. Every ciphertext at rest starts with the id of the key that
+made it, so keys can rotate: new data uses the current key, old data stays readable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+NONCE_BYTES = 12
+
+
+class DecryptionError(Exception):
+    """Ciphertext that was tampered with, or made with a key we no longer hold."""
+
+
+class Cipher:
+    """Encrypts with the current key and decrypts with any known key."""
+
+    def __init__(self, keys: Mapping[str, bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one key is needed")
+        self.current_key_id = next(iter(keys))
+        self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
+
+    def encrypt(self, plaintext: bytes, *, context: bytes = b"") -> bytes:
+        """`key id length | key id | nonce | ciphertext+tag`; `context` must match on decrypt."""
+        key_id = self.current_key_id.encode()
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead[self.current_key_id].encrypt(nonce, plaintext, context)
+        return bytes([len(key_id)]) + key_id + nonce + sealed
+
+    def decrypt(self, blob: bytes, *, context: bytes = b"") -> bytes:
+        """The plaintext; DecryptionError if the blob was altered or its key is unknown."""
+        key_id, nonce, sealed = self.split(blob)
+        aead = self._aead.get(key_id)
+        if aead is None:
+            raise DecryptionError(f"unknown key id {key_id!r}")
+        try:
+            return aead.decrypt(nonce, sealed, context)
+        except InvalidTag:
+            raise DecryptionError("ciphertext does not authenticate") from None
+
+    @staticmethod
+    def key_id_of(blob: bytes) -> str:
+        """The id of the key that encrypted `blob`."""
+        return Cipher.split(blob)[0]
+
+    @staticmethod
+    def split(blob: bytes) -> tuple[str, bytes, bytes]:
+        """Key id, nonce and sealed bytes of a blob."""
+        if len(blob) < 2:
+            raise DecryptionError("too short")
+        size = blob[0]
+        key_id = blob[1 : 1 + size].decode()
+        nonce = blob[1 + size : 1 + size + NONCE_BYTES]
+        return key_id, nonce, blob[1 + size + NONCE_BYTES :]
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, so one secret never keys two different uses."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(secret)
+
+
+class Sealer:
+    """Seals small JSON values into URL-safe tokens (encrypted and authenticated)."""
+
+    def __init__(self, secret: bytes, purpose: str) -> None:
+        self._aead = AESGCM(derive_key(secret, purpose))
+
+    def seal(self, value: object, *, context: bytes = b"") -> str:
+        """A URL-safe token; nothing inside is readable without the secret."""
+        nonce = os.urandom(NONCE_BYTES)
+        data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        token = nonce + self._aead.encrypt(nonce, data, context)
+        return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+    def unseal(self, token: str, *, context: bytes = b"") -> object:
+        """The value sealed in `token`; DecryptionError if it was altered or sealed elsewhere."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            return json.loads(self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context))
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError("call state token does not authenticate") from exc

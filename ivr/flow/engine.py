@@ -1,0 +1,435 @@
+"""The menu as a pure state machine: (flow, call state, caller's input) -> (next state, actions).
+
+Nothing here does I/O. The voice blueprint turns Twilio's form into an `Event`, calls `step`,
+and hands the `actions` to `twiml.to_twiml`; the state travels sealed in the next webhook URL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ivr.flow.schema import (
+    Choice,
+    DialNode,
+    DigitsNode,
+    DigitsRef,
+    Flow,
+    HangupNode,
+    Language,
+    MenuNode,
+    RecordingRef,
+    RecordNode,
+    RegionNode,
+    SayItem,
+    SayNode,
+    SetNode,
+    normalize_words,
+)
+
+MAX_HOPS = 64
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class CallState:
+    """Everything the line knows about one call between two webhooks."""
+
+    flow_version: str
+    node: str
+    language: Language | None = None
+    is_anonymous: bool | None = None
+    is_urgent: bool = False
+    region: str | None = None
+    contact: str | None = None  # "caller" until the view swaps in the number; never set when anonymous
+    tries: int = 0
+    recording_sid: str | None = None
+    reference: str | None = None
+    pin: str | None = None
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Start:
+    """A new call arrived."""
+
+
+@dataclass(frozen=True)
+class Digits:
+    """Keys pressed on a Gather (finish key already removed by Twilio)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A spoken answer recognised by Twilio."""
+
+    text: str
+    confidence: float = 0.0
+
+
+@dataclass(frozen=True)
+class NoInput:
+    """The caller said and pressed nothing (or recorded nothing) before the timeout."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Twilio finished a recording and posted the Record action."""
+
+    recording_sid: str
+    duration_s: int
+
+
+@dataclass(frozen=True)
+class DialEnded:
+    """A transfer ended; status is Twilio's DialCallStatus."""
+
+    status: str
+
+
+Event = Start | Digits | Speech | NoInput | Recorded | DialEnded
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class Say:
+    """Text spoken by Twilio's TTS."""
+
+    text: str
+    voice: str
+    tts_language: str
+
+
+@dataclass(frozen=True)
+class Play:
+    """A prompt file under config/prompts, e.g. `kk/welcome.wav`."""
+
+    prompt: str
+
+
+@dataclass(frozen=True)
+class PlayRecording:
+    """The caller's own recording, played back for review."""
+
+    recording_sid: str
+
+
+Speakable = Say | Play | PlayRecording
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Wait for keys (and speech, where `speech_language` is set) while saying `prompts`."""
+
+    prompts: tuple[Speakable, ...]
+    timeout_s: int
+    num_digits: int | None = None
+    finish_on_key: str = ""
+    speech_language: str | None = None
+    hints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Record:
+    """Record the report; Twilio posts the result, or nothing if it heard nothing."""
+
+    max_length_s: int
+    silence_timeout_s: int
+    finish_on_key: str
+
+
+@dataclass(frozen=True)
+class Dial:
+    """Transfer the call; Twilio posts how it ended."""
+
+    number: str
+    timeout_s: int
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call."""
+
+
+Action = Say | Play | PlayRecording | Gather | Record | Dial | Hangup
+
+
+@dataclass(frozen=True)
+class Step:
+    """The next state and what the caller hears; the last action always waits or hangs up."""
+
+    state: CallState
+    actions: tuple[Action, ...]
+    left_node: str | None = None  # the node the caller moved on from, for per-node metrics
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def start(flow: Flow) -> Step:
+    """The first answer to a new call."""
+    state = CallState(flow_version=flow.version, node=flow.doc.start)
+    return _enter(flow, state, flow.doc.start, ())
+
+
+def step(flow: Flow, state: CallState, event: Event) -> Step:
+    """Apply the caller's input at the current node; invalid input re-prompts, never fails."""
+    result = _step(flow, state, event)
+    if result.state.node != state.node or (result.state.tries == 0 and state.tries > 0):
+        return replace(result, left_node=state.node)
+    return result
+
+
+def _step(flow: Flow, state: CallState, event: Event) -> Step:
+    if isinstance(event, Start):
+        return start(flow)
+    node = flow.doc.nodes.get(state.node)
+    if node is None:
+        # The state names a node this flow lacks (hand-made URL): begin again rather than fail.
+        return start(flow)
+    if isinstance(node, MenuNode):
+        return _menu(flow, state, node, event)
+    if isinstance(node, DigitsNode):
+        return _digits(flow, state, node, event)
+    if isinstance(node, RegionNode):
+        return _region(flow, state, node, event)
+    if isinstance(node, RecordNode):
+        return _record(flow, state, node, event)
+    if isinstance(node, DialNode):
+        return _dial(flow, state, node, event)
+    # Input at a node that does not wait (a replayed webhook): say the node again.
+    return _enter(flow, state, state.node, ())
+
+
+def _menu(flow: Flow, state: CallState, node: MenuNode, event: Event) -> Step:
+    choice: Choice | None = None
+    if isinstance(event, Digits) and event.value[:1] in node.options:
+        choice = node.options[event.value[:1]]
+    elif isinstance(event, Speech):
+        choice = _choice_for_speech(node, event.text, _language(flow, state))
+    if choice is not None:
+        return _follow(flow, state, choice)
+    return _retry(flow, state, node, event)
+
+
+def _choice_for_speech(node: MenuNode, said: str, language: Language) -> Choice | None:
+    words = f" {normalize_words(said)} "
+    for choice in node.options.values():
+        for candidate in choice.words.get(language, []):
+            if f" {normalize_words(candidate)} " in words:
+                return choice
+    return None
+
+
+def _digits(flow: Flow, state: CallState, node: DigitsNode, event: Event) -> Step:
+    if isinstance(event, Digits):
+        value = event.value.strip().rstrip(node.finish_on_key)
+        if (
+            value.isdigit()
+            and node.min_digits <= len(value) <= node.max_digits
+            and (node.pattern is None or re.fullmatch(node.pattern, value))
+        ):
+            state = replace(state, contact=value)
+            return _enter(flow, replace(state, tries=0), node.next, ())
+    return _retry(flow, state, node, event)
+
+
+def _region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Step:
+    region = None
+    if isinstance(event, Digits):
+        if node.list_key in event.value:
+            listing = _say(flow, state, node.list_intro) + _region_list(flow, state)
+            return Step(state, (_gather_for(flow, state, node, listing + _say(flow, state, node.say)),))
+        region = flow.region_for_code(event.value.strip().zfill(2))
+    elif isinstance(event, Speech):
+        region = flow.region_for_speech(event.text)
+    if region is not None:
+        return _enter(flow, replace(state, region=region.code, tries=0), node.next, ())
+    return _retry(flow, state, node, event)
+
+
+def _record(flow: Flow, state: CallState, node: RecordNode, event: Event) -> Step:
+    if isinstance(event, Recorded):
+        state = replace(state, recording_sid=event.recording_sid)
+        if event.duration_s < node.min_length_s and state.tries < node.retries:
+            state = replace(state, tries=state.tries + 1)
+            return Step(state, (*_say(flow, state, node.too_short), *_record_actions(flow, state, node)))
+        return _enter(flow, replace(state, tries=0), node.next, ())
+    if isinstance(event, NoInput) and state.recording_sid is None:
+        return _retry(flow, state, node, event)
+    if isinstance(event, NoInput):
+        # Re-recording came back empty: the earlier recording still stands, so go on with it.
+        return _enter(flow, replace(state, tries=0), node.next, ())
+    return _enter(flow, state, state.node, ())
+
+
+def _dial(flow: Flow, state: CallState, node: DialNode, event: Event) -> Step:
+    target = node.answered if isinstance(event, DialEnded) and event.status == "completed" else node.next
+    return _enter(flow, state, target, ())
+
+
+def _retry(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
+    """Count a miss; say why and ask again, or take the node's after_retries path."""
+    tries = state.tries + 1
+    if tries > node.retries:
+        return _follow(flow, state, node.after_retries)
+    state = replace(state, tries=tries)
+    reason = node.no_input if isinstance(event, NoInput) else node.invalid
+    before = _say(flow, state, reason)
+    if isinstance(node, RegionNode) and isinstance(event, NoInput):
+        before += _say(flow, state, node.list_intro) + _region_list(flow, state)
+    return _enter(flow, state, state.node, before, keep_tries=True)
+
+
+def _follow(flow: Flow, state: CallState, choice: Choice) -> Step:
+    state = _apply(state, choice.set)
+    return _enter(flow, replace(state, tries=0), choice.goto, ())
+
+
+def _apply(state: CallState, values: dict[str, Any]) -> CallState:
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "language":
+            changes["language"] = value
+        elif name == "anonymous":
+            changes["is_anonymous"] = value
+            if value:
+                changes["contact"] = None
+        elif name == "urgent":
+            changes["is_urgent"] = value
+        elif name == "contact" and not state.is_anonymous:
+            changes["contact"] = value
+    return replace(state, **changes)
+
+
+def _enter(
+    flow: Flow,
+    state: CallState,
+    node_id: str,
+    before: tuple[Action, ...],
+    *,
+    keep_tries: bool = False,
+) -> Step:
+    """Run nodes that do not wait (say, set, empty dial) until one waits or hangs up."""
+    actions: list[Action] = list(before)
+    for _ in range(MAX_HOPS):
+        node = flow.node(node_id)
+        state = replace(state, node=node_id) if keep_tries else replace(state, node=node_id, tries=0)
+        keep_tries = False
+        if isinstance(node, SayNode):
+            actions += _say(flow, state, node.say)
+            node_id = node.next
+        elif isinstance(node, SetNode):
+            state = _apply(state, node.set)
+            node_id = node.goto
+        elif isinstance(node, HangupNode):
+            return Step(state, (*actions, *_say(flow, state, node.say), Hangup()))
+        elif isinstance(node, DialNode):
+            state = _apply(state, node.set)
+            number = flow.doc.numbers.get(node.number, "")
+            if not number:
+                node_id = node.next  # no duty officer configured: go straight on
+                continue
+            return Step(state, (*actions, *_say(flow, state, node.say), Dial(number, node.timeout_s)))
+        elif isinstance(node, RecordNode):
+            actions += _say(flow, state, node.say)
+            return Step(state, (*actions, *_record_actions(flow, state, node)))
+        else:
+            actions.append(_gather_for(flow, state, node, _say(flow, state, node.say)))
+            return Step(state, tuple(actions))
+    raise RuntimeError(f"flow {flow.version} loops without waiting at {node_id}")  # validation forbids it
+
+
+def _record_actions(flow: Flow, state: CallState, node: RecordNode) -> tuple[Action, ...]:
+    return (Record(node.max_length_s, node.silence_timeout_s, node.finish_on_key),)
+
+
+def _gather_for(flow: Flow, state: CallState, node: Any, prompts: tuple[Action, ...]) -> Gather:
+    language = _language(flow, state)
+    speech_language = flow.doc.languages[language].speech_language
+    speakable = tuple(p for p in prompts if isinstance(p, Say | Play | PlayRecording))
+    if isinstance(node, MenuNode):
+        hints = tuple(w for c in node.options.values() for w in c.words.get(language, []))
+        return Gather(
+            speakable,
+            node.timeout_s,
+            num_digits=1,
+            speech_language=speech_language if node.speech else None,
+            hints=hints,
+        )
+    if isinstance(node, RegionNode):
+        hints = tuple(
+            alias
+            for region in flow.doc.regions
+            for alias in (region.names.get(language, ""), *region.aliases.get(language, []))
+            if alias
+        )
+        return Gather(
+            speakable, node.timeout_s, num_digits=2, speech_language=speech_language, hints=hints
+        )
+    return Gather(speakable, node.timeout_s, num_digits=node.max_digits, finish_on_key=node.finish_on_key)
+
+
+def _language(flow: Flow, state: CallState) -> Language:
+    return state.language or flow.doc.default_language
+
+
+def _say(flow: Flow, state: CallState, items: list[SayItem]) -> tuple[Action, ...]:
+    """What a list of say items sounds like in the call's language."""
+    actions: list[Action] = []
+    for item in items:
+        if isinstance(item, RecordingRef):
+            if state.recording_sid:
+                actions.append(PlayRecording(state.recording_sid))
+            continue
+        if isinstance(item, DigitsRef):
+            value = getattr(state, item.digits)
+            if value and value != "caller":
+                actions += _digits_spoken(flow, _language(flow, state), value)
+            continue
+        key, language = (item, _language(flow, state)) if isinstance(item, str) else (
+            item.message,
+            item.language or _language(flow, state),
+        )
+        actions.append(_message(flow, key, language))
+    return tuple(actions)
+
+
+def _message(flow: Flow, key: str, language: Language) -> Say | Play:
+    config = flow.doc.languages[language]
+    message = flow.message(key, language)
+    if message.audio or config.audio_only:
+        return Play(message.audio or f"{language}/{key}.wav")
+    assert config.voice and config.tts_language  # validated on load
+    return Say(message.text, config.voice, config.tts_language)
+
+
+def _digits_spoken(flow: Flow, language: Language, value: str) -> tuple[Action, ...]:
+    """Digits one by one, so a caller can write them down: "4, 8, 1, 5"."""
+    config = flow.doc.languages[language]
+    if config.audio_only:
+        return tuple(Play(f"{language}/digits/{d}.wav") for d in value if d.isdigit())
+    assert config.voice and config.tts_language
+    return (Say(", ".join(value) + ".", config.voice, config.tts_language),)
+
+
+def _region_list(flow: Flow, state: CallState) -> tuple[Action, ...]:
+    language = _language(flow, state)
+    config = flow.doc.languages[language]
+    actions: list[Action] = []
+    for region in flow.doc.regions:
+        actions += _digits_spoken(flow, language, region.code)
+        if config.audio_only:
+            actions.append(Play(f"{language}/regions/{region.code}.wav"))
+        else:
+            assert config.voice and config.tts_language
+            actions.append(Say(region.names[language] + ".", config.voice, config.tts_language))
+    return tuple(actions)

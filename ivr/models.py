@@ -1,0 +1,184 @@
+"""The tables: calls, intakes (the outbox of recordings), flow versions and the audit trail.
+
+Shared by the web app and the workers; imports nothing from Flask.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ivr.db import Base, utc_now
+
+# Intake statuses, in the order a recording moves through them.
+PENDING = "pending"  # written; no job on the queue yet (Redis down, or not ready)
+QUEUED = "queued"  # a job is on the queue
+PROCESSING = "processing"
+DONE = "done"
+FAILED = "failed"  # retries exhausted; a person must look (`ivr intake retry`)
+INTAKE_STATUSES = (PENDING, QUEUED, PROCESSING, DONE, FAILED)
+
+
+class Call(Base):
+    """One phone call: the caller's answers, and the reference and PIN they heard.
+
+    For anonymous calls nothing here identifies the caller: `contact_ciphertext` stays empty and
+    no column ever holds Twilio's From, Caller or CallerName.
+    """
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    flow_name: Mapped[str] = mapped_column(String(64), default="public")
+    flow_version: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(2))
+    is_anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    region_code: Mapped[str | None] = mapped_column(String(2))
+    # Encrypted with the data key (key id inside the blob); only for callers who chose to leave it.
+    contact_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reference: Mapped[str | None] = mapped_column(String(16), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    last_node: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="in-progress")
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    is_recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    intakes: Mapped[list[Intake]] = relationship(back_populates="call", order_by="Intake.id")
+
+
+class Intake(Base):
+    """One recording to process: written before anything is enqueued (the outbox).
+
+    Twilio may post a recording's callbacks in any order, more than once, or not at all; the
+    unique RecordingSid makes every repeat a no-op.
+    """
+
+    __tablename__ = "intakes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="report")  # report | followup | recovered
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    is_ready: Mapped[bool] = mapped_column(Boolean, default=False)  # Twilio said the media exists
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    call: Mapped[Call] = relationship(back_populates="intakes")
+
+
+class FlowVersion(Base):
+    """Every flow that ever served a call, so a call finishes on its version after a restart."""
+
+    __tablename__ = "flow_versions"
+
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class AuditEvent(Base):
+    """An append-only record of something done to a report, by the line or by a person."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # "voice", "worker", "operator:<id>", ...
+    action: Mapped[str] = mapped_column(String(64))  # noun.past_verb, e.g. "intake.recorded"
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    intake_id: Mapped[int | None] = mapped_column(ForeignKey("intakes.id"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ids and counts only
+
+
+# Case statuses, as operators move a report along.
+CASE_STATUSES = ("new", "in_review", "forwarded", "closed")
+# Transcript statuses; a case summarises its recordings' transcripts with the same words,
+# plus "none" when transcription is switched off.
+TRANSCRIPT_STATUSES = ("pending", "done", "failed")
+
+
+class Case(Base):
+    """One report for operators: one per call, opened by the worker from the call's recordings.
+
+    Holds no caller data: the contact, if any, stays encrypted on the call.
+    """
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)  # racing workers: one case
+    reference: Mapped[str | None] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    is_urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    region_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    language: Mapped[str | None] = mapped_column(String(2))
+    is_anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    has_new_info: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    transcript_status: Mapped[str] = mapped_column(String(16), default="pending")
+    category: Mapped[str | None] = mapped_column(String(64))
+    assignee_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    call_deleted_at_twilio: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+    call: Mapped[Call] = relationship()
+
+
+class StoredRecording(Base):
+    """Our encrypted copy of one intake's recording; only once it exists may Twilio's be deleted."""
+
+    __tablename__ = "stored_recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intakes.id"), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    disguised_key: Mapped[str | None] = mapped_column(String(255))  # anonymous callers: pitch-shifted copy
+    key_id: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the plain audio, checked after reading it back
+    size: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column()  # Mapped[float] maps to Float
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    deleted_at_twilio: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    intake: Mapped[Intake] = relationship()
+
+
+class Transcript(Base):
+    """The offline model's transcript of one intake, or why there is none yet."""
+
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intakes.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str | None] = mapped_column(Text)
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    confidence: Mapped[float | None] = mapped_column()
+    engine: Mapped[str | None] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(128))
+    is_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)  # no caller data: exception class and our own words
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+    intake: Mapped[Intake] = relationship()

@@ -1,0 +1,1 @@
+"""Blueprint \"ops\": health, readiness and metrics (routes.py holds `bp`)."""

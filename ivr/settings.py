@@ -1,0 +1,214 @@
+"""Everything the line reads from its environment, typed and checked at start.
+
+Only this module reads settings from ``os.environ``. Names are ``IVR_*`` plus the conventional
+``DATABASE_URL``, ``REDIS_URL``, ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Variable names as a deployer writes them, for error messages.
+_ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "twilio_account_sid": "TWILIO_ACCOUNT_SID",
+    "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+}
+
+
+def _env(name: str, conventional: str | None = None) -> AliasChoices:
+    names = [name, f"IVR_{name.upper()}"]
+    if conventional:
+        names.append(conventional)
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything the line reads from its environment: IVR_*, plus the conventional names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IVR_", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    database_url: str = Field("sqlite:///var/ivr.db", validation_alias=_env("database_url", "DATABASE_URL"))
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("redis_url", "REDIS_URL"))
+    queue_name: str = "intake"
+    """RQ queue the webhooks enqueue recordings on and the workers listen to."""
+
+    twilio_account_sid: str = Field("", validation_alias=_env("twilio_account_sid", "TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("twilio_auth_token", "TWILIO_AUTH_TOKEN")
+    )
+    twilio_api_base: str = "https://api.twilio.com"
+    """Where the Twilio REST API and recordings live; tests point it at a local stand-in."""
+
+    public_base_url: str = ""
+    """The https URL Twilio calls (e.g. https://ivr.example.kz). Signatures are checked against it,
+    so the app is right behind a TLS-terminating proxy. Empty: the URL the request arrived on."""
+
+    verify_signatures: bool = True
+    """Only for local development without Twilio: False accepts unsigned webhooks (logged loudly)."""
+
+    secret_key: SecretStr = SecretStr("")
+    """Signs sessions and encrypts call state in webhook URLs. Empty: derived from the auth token."""
+
+    data_key: SecretStr = SecretStr("")
+    """Base64 32-byte key that encrypts contacts and recordings at rest. Empty: derived (dev only)."""
+
+    data_key_id: str = "k1"
+    """Stored beside everything the data key encrypts, so keys can rotate."""
+
+    old_data_keys: str = ""
+    """Earlier keys still able to decrypt, as id:base64 pairs separated by commas."""
+
+    flow_path: Path = Path("config/flow.yaml")
+    prompts_dir: Path = Path("config/prompts")
+    flow_check_interval_s: float = 2.0
+    """How often a web process looks for a changed flow file (a stat call, nothing more)."""
+
+    recordings_dir: Path = Path("var/recordings")
+    recording_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    keep_on_twilio: bool = False
+    """True keeps the recording at Twilio after our copy is safe (not recommended)."""
+
+    transcriber: Literal["faster-whisper", "none"] = "faster-whisper"
+    model_dir: Path | None = None
+    """A CTranslate2 Whisper model folder. Empty: the bundled Whisper base."""
+    model_cache_dir: Path = Path("var/models")
+    transcribe_timeout_s: int = 600
+
+    webhook_budget_ms: int = 500
+    log_level: str = "INFO"
+    log_json: bool = True
+    urgent_webhook_url: str = ""
+    """Urgent reports are also POSTed (ids only) to this URL, retried."""
+
+    transcribe_retry_intervals_s: list[int] = [60, 300, 900, 3600, 3 * 3600]
+    """Waits between retries of a failed transcription (JSON list); the case is open meanwhile."""
+
+    notify_retry_intervals_s: list[int] = [10, 60, 300, 900, 3600]
+    """Waits between retries of the urgent-report webhook (JSON list)."""
+
+    call_assumed_over_after_s: int = 2 * 3600
+    """A call with no status callback this long after its recording is taken to have ended, so
+    the recording may be deleted at Twilio (while the call lasts the caller may replay it)."""
+
+    sweep_interval_s: float = 60.0
+    """How often `python -m workers.sweeper` looks for intakes Redis lost or never saw."""
+
+    unready_after_s: int = 300
+    """An intake whose recording status callback has not come after this long is fetched anyway."""
+
+    stuck_after_s: int = 2400
+    """An intake processing this long with no finished job is re-enqueued (above the job timeout)."""
+
+    reconcile_window_h: int = 48
+    """How far back `ivr reconcile` lists Twilio's recordings to find ones we never heard of."""
+
+    reconcile_interval_s: int = 3600
+    """How often the sweeper loop has a worker reconcile with Twilio's list of recordings."""
+
+    retention_days: int = 90
+    """Closed cases older than this lose their recordings, transcripts and contacts."""
+
+    download_budget_s: float = 300.0
+    """How long one job keeps retrying a Twilio request (404 before the media is ready, 5xx, timeouts)."""
+
+    download_backoff_s: float = 1.0
+    """First pause between Twilio retries; it doubles up to 30 s, with jitter."""
+
+    download_timeout_s: float = 60.0
+    """Read timeout of one Twilio request."""
+
+    transcribe_threads: int = 0
+    """CPU threads the speech model uses in one worker process; 0: every core this process may use."""
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for local tests)")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; the plain scheme would ask for psycopg2.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("data_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw:
+            try:
+                decoded = base64.b64decode(raw, validate=True)
+            except ValueError as exc:
+                raise ValueError("must be base64") from exc
+            if len(decoded) != 32:
+                raise ValueError("must decode to 32 bytes (AES-256)")
+        return value
+
+    @property
+    def session_secret(self) -> bytes:
+        """The secret that signs sessions and seals call state."""
+        raw = self.secret_key.get_secret_value() or (
+            "ivr-dev-secret:" + self.twilio_auth_token.get_secret_value()
+        )
+        return hashlib.sha256(raw.encode()).digest()
+
+    @property
+    def data_keys(self) -> dict[str, bytes]:
+        """Key id to 32-byte key; the current key first."""
+        current = self.data_key.get_secret_value()
+        keys = {
+            self.data_key_id: base64.b64decode(current)
+            if current
+            else hashlib.sha256(b"ivr-dev-data-key:" + self.session_secret).digest()
+        }
+        for pair in filter(None, (p.strip() for p in self.old_data_keys.split(","))):
+            key_id, _, b64 = pair.partition(":")
+            keys.setdefault(key_id, base64.b64decode(b64))
+        return keys
+
+
+class SettingsError(Exception):
+    """The environment holds values the line cannot start with; one line per variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and var/local.env, which `ivr up` writes); one error line per bad variable.
+
+    IVR_ENV_FILE names another file of defaults (empty: none); real environment variables win.
+    """
+    env_file = os.environ.get("IVR_ENV_FILE", "var/local.env") or None
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type, call-arg]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            name = _ENV_NAMES.get(field, f"IVR_{field.upper()}")
+            lines.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,1 @@
+"""Blueprint \"voice\": Twilio's webhooks under /voice (routes.py holds `bp`)."""

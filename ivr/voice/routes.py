@@ -1,0 +1,332 @@
+"""Twilio voice webhooks: translate Twilio's form to engine events and the engine's actions to TwiML.
+
+Each webhook answers within milliseconds whatever else is down: the call state rides sealed in
+the URL, the database is touched only where a recording must be made durable, and Redis only
+to enqueue (a failure leaves the intake pending for the sweeper) or for best-effort tracking.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import replace
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, request, send_from_directory
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr import metrics
+from ivr.case_reference import new_pin, new_reference
+from ivr.crypto import DecryptionError
+from ivr.flow import engine
+from ivr.flow.engine import CallState, Record, Step
+from ivr.flow.schema import Flow
+from ivr.flow.twiml import to_twiml
+from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_call_end, record_intake, release_claim
+from ivr.queueing import enqueue_processing
+from ivr.services import Services, services
+from ivr.settings import Settings
+from ivr.voice import fallback
+from ivr.voice.signature import require_twilio_signature
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__)
+
+SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
+
+
+def _settings() -> Settings:
+    return services().settings
+
+
+twilio_only = require_twilio_signature(_settings)
+
+
+class FlaskVoiceUrls:
+    """Absolute webhook URLs under the public base URL, with the sealed state in the query."""
+
+    def __init__(self, svc: Services, call_sid: str) -> None:
+        self.svc = svc
+        self.call_sid = call_sid
+        self.base = svc.settings.public_base_url or request.host_url.rstrip("/")
+        self._sealed: dict[CallState, str] = {}
+
+    def _token(self, state: CallState) -> str:
+        if state not in self._sealed:
+            self._sealed[state] = self.svc.call_states.seal(state, self.call_sid)
+        return self._sealed[state]
+
+    def step(self, state: CallState, event: str | None = None) -> str:
+        """Where a Gather, Dial or no-input Redirect posts."""
+        suffix = f"&e={event}" if event else ""
+        return f"{self.base}/voice/step?s={self._token(state)}{suffix}"
+
+    def recorded(self, state: CallState) -> str:
+        """The Record action."""
+        return f"{self.base}/voice/recorded?s={self._token(state)}"
+
+    def recording_status(self, state: CallState) -> str:
+        """The recordingStatusCallback; carries the state so it alone can still file the report."""
+        return f"{self.base}/voice/recording-status?s={self._token(state)}"
+
+    def prompt(self, path: str) -> str:
+        """A prompt file, versioned by the flow so Twilio's cache never plays a stale one."""
+        version = self.svc.flows.current.version
+        return f"{self.base}/voice/prompts/{quote(path)}?v={version}"
+
+    def recording(self, recording_sid: str) -> str:
+        """The caller's recording at Twilio (still there: the worker deletes it after the call)."""
+        settings = self.svc.settings
+        return (
+            f"{settings.twilio_api_base}/2010-04-01/Accounts/{settings.twilio_account_sid}"
+            f"/Recordings/{recording_sid}.wav"
+        )
+
+
+def _call_sid() -> str:
+    call_sid = request.form.get("CallSid", "")
+    if not SID.match(call_sid):
+        abort(400)
+    return call_sid
+
+
+def _twiml(body: str) -> Response:
+    return Response(body, mimetype="text/xml")
+
+
+def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | None, result: Step) -> Response:
+    """Finish a step: credentials before recording, metrics, tracking, TwiML."""
+    state = result.state
+    if state.contact == "caller":
+        # The caller chose to leave the number they call from; only now is From read, and it
+        # travels sealed. Anonymous callers never get here: the engine clears contact for them.
+        state = replace(state, contact=_normalise_number(request.form.get("From", "")))
+    if state.reference is None and any(isinstance(a, Record) for a in result.actions):
+        # Issued before the recording so that both the record action and the recording
+        # status callback carry the same reference and PIN, whichever arrives first.
+        state = replace(state, reference=new_reference(), pin=new_pin(flow.doc.limits.pin_digits))
+    result = replace(result, state=state)
+    if result.left_node:
+        metrics.NODE_ANSWERS.labels(result.left_node, "left").inc()
+    if previous is not None and previous.node == state.node and state.tries > previous.tries:
+        metrics.NODE_ANSWERS.labels(state.node, "retried").inc()
+    metrics.NODE_ANSWERS.labels(state.node, "entered").inc()
+    svc.tracker.touch(call_sid, state.node, state.flow_version)
+    return _twiml(to_twiml(result, FlaskVoiceUrls(svc, call_sid)))
+
+
+def _normalise_number(raw: str) -> str | None:
+    digits = re.sub(r"\D", "", raw)
+    return digits or None
+
+
+def _load_state(svc: Services, call_sid: str) -> CallState | None:
+    token = request.args.get("s", "")
+    try:
+        return svc.call_states.unseal(token, call_sid)
+    except DecryptionError:
+        # Signed by Twilio, yet not ours to read: a rotated secret or a hand-made URL.
+        log.warning("call_state.unreadable", extra={"call_sid": call_sid})
+        return None
+
+
+def _event(form: dict[str, str], kind: str | None) -> engine.Event:
+    if kind == "noinput":
+        return engine.NoInput()
+    if kind == "dial":
+        return engine.DialEnded(form.get("DialCallStatus", "failed"))
+    if form.get("SpeechResult"):
+        try:
+            confidence = float(form.get("Confidence", "0") or 0)
+        except ValueError:
+            confidence = 0.0
+        return engine.Speech(form["SpeechResult"], confidence)
+    if "Digits" in form:
+        return engine.Digits(form["Digits"])
+    return engine.NoInput()
+
+
+@bp.post("/incoming")
+@twilio_only
+def incoming() -> Response:
+    """A new call (the number's Voice URL)."""
+    started = time.perf_counter()
+    svc = services()
+    call_sid = _call_sid()
+    flow = svc.flows.current
+    metrics.CALLS.labels(flow.name).inc()
+    log.info("call.answered", extra={"call_sid": call_sid, "flow_version": flow.version})
+    response = _respond(svc, flow, call_sid, None, engine.start(flow))
+    metrics.WEBHOOK_SECONDS.labels("incoming").observe(time.perf_counter() - started)
+    return response
+
+
+@bp.post("/step")
+@twilio_only
+def step() -> Response:
+    """The caller answered a Gather or Dial, or gave no input."""
+    started = time.perf_counter()
+    svc = services()
+    call_sid = _call_sid()
+    state = _load_state(svc, call_sid)
+    if state is None:
+        return _twiml(fallback.record_twiml(svc, call_sid))
+    flow = svc.flows.get(state.flow_version)
+    result = engine.step(flow, state, _event(request.form.to_dict(), request.args.get("e")))
+    response = _respond(svc, flow, call_sid, state, result)
+    metrics.WEBHOOK_SECONDS.labels("step").observe(time.perf_counter() - started)
+    return response
+
+
+@bp.post("/recorded")
+@twilio_only
+def recorded() -> Response:
+    """The Record action: make the report durable first, then go on with the menu."""
+    started = time.perf_counter()
+    svc = services()
+    call_sid = _call_sid()
+    state = _load_state(svc, call_sid)
+    recording_sid = request.form.get("RecordingSid", "")
+    if state is None:
+        return _twiml(fallback.record_twiml(svc, call_sid))
+    if not SID.match(recording_sid):
+        # Twilio posts the action without a recording only if nothing was recorded.
+        result = engine.step(svc.flows.get(state.flow_version), state, engine.NoInput())
+        return _respond(svc, svc.flows.get(state.flow_version), call_sid, state, result)
+    duration_s = _int(request.form.get("RecordingDuration"))
+    state = _file_report(svc, call_sid, state, recording_sid, duration_s, is_ready=False)
+    flow = svc.flows.get(state.flow_version)
+    result = engine.step(flow, state, engine.Recorded(recording_sid, duration_s or 0))
+    response = _respond(svc, flow, call_sid, state, result)
+    metrics.WEBHOOK_SECONDS.labels("recorded").observe(time.perf_counter() - started)
+    return response
+
+
+@bp.post("/recording-status")
+@twilio_only
+def recording_status() -> Response:
+    """Twilio's recordingStatusCallback: the media exists now, so the workers may fetch it."""
+    svc = services()
+    call_sid = _call_sid()
+    recording_sid = request.form.get("RecordingSid", "")
+    if request.form.get("RecordingStatus", "completed") != "completed" or not SID.match(recording_sid):
+        return Response(status=204)
+    state = _load_state(svc, call_sid) or fallback.anonymous_state(svc)
+    duration_s = _int(request.form.get("RecordingDuration"))
+    _file_report(svc, call_sid, state, recording_sid, duration_s, is_ready=True)
+    return Response(status=204)
+
+
+@bp.post("/status")
+@twilio_only
+def call_status() -> Response:
+    """The number's call status callback: when and where each call ended."""
+    svc = services()
+    call_sid = _call_sid()
+    status = request.form.get("CallStatus", "")
+    if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
+        return Response(status=204)
+    seen = svc.tracker.last_seen(call_sid)
+    try:
+        with svc.sessions.begin() as session:
+            record_call_end(
+                session,
+                call_sid=call_sid,
+                status=status,
+                duration_s=_int(request.form.get("CallDuration")),
+                last_node=seen.get("node"),
+                flow_version=seen.get("flow", svc.flows.current.version),
+            )
+    except SQLAlchemyError:
+        log.exception("call.end_not_recorded", extra={"call_sid": call_sid})
+    return Response(status=204)
+
+
+@bp.post("/fallback")
+@twilio_only
+def fallback_incoming() -> Response:
+    """The number's fallback URL: whatever failed, the caller can still leave a report."""
+    svc = services()
+    call_sid = _call_sid()
+    log.error("call.fallback", extra={"call_sid": call_sid, "error_code": request.form.get("ErrorCode")})
+    return _twiml(fallback.record_twiml(svc, call_sid))
+
+
+@bp.post("/fallback/recorded")
+@twilio_only
+def fallback_recorded() -> Response:
+    """The fallback's Record action: file the report, read the reference and PIN, say goodbye."""
+    svc = services()
+    call_sid = _call_sid()
+    state = _load_state(svc, call_sid) or fallback.anonymous_state(svc)
+    recording_sid = request.form.get("RecordingSid", "")
+    if SID.match(recording_sid):
+        state = _file_report(
+            svc, call_sid, state, recording_sid, _int(request.form.get("RecordingDuration")), is_ready=False
+        )
+    return _twiml(fallback.thanks_twiml(svc, state))
+
+
+@bp.get("/prompts/<path:name>")
+def prompt_audio(name: str) -> Response:
+    """Prompt audio for <Play>; public and cacheable (it holds nothing secret)."""
+    response = send_from_directory(services().settings.prompts_dir.resolve(), name, max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _file_report(
+    svc: Services, call_sid: str, state: CallState, recording_sid: str, duration_s: int | None, *, is_ready: bool
+) -> CallState:
+    """Write call and intake (idempotent), then enqueue if ready. Returns state with the stored reference."""
+    flow = svc.flows.get(state.flow_version) if state.flow_version != fallback.FALLBACK_VERSION else None
+    facts = CallFacts(
+        flow_name=flow.name if flow else "fallback",
+        flow_version=state.flow_version,
+        language=state.language,
+        is_anonymous=state.is_anonymous is not False,
+        is_urgent=state.is_urgent,
+        region_code=state.region,
+        contact=state.contact if state.is_anonymous is False else None,
+    )
+    try:
+        with svc.sessions.begin() as session:
+            call = ensure_call(session, call_sid, facts, svc.cipher, reference=state.reference, pin=state.pin)
+            intake = record_intake(
+                session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready
+            )
+            intake_id, reference = intake.id, call.reference
+            claimed = is_ready and claim_for_enqueue(session, intake.id)
+    except SQLAlchemyError:
+        # Twilio keeps the recording; reconciliation with Twilio's list will find it.
+        log.exception("intake.write_failed", extra={"call_sid": call_sid, "recording_sid": recording_sid})
+        return state
+    metrics.INTAKES_RECORDED.inc()
+    log.info("intake.recorded", extra={"call_sid": call_sid, "intake_id": intake_id, "is_ready": is_ready})
+    if claimed:
+        _enqueue(svc, intake_id)
+    return replace(state, reference=reference or state.reference)
+
+
+def _enqueue(svc: Services, intake_id: int) -> None:
+    try:
+        enqueue_processing(svc.queue, intake_id)
+        log.info("intake.enqueued", extra={"intake_id": intake_id})
+    except RedisError as exc:
+        metrics.ENQUEUE_FAILED.inc()
+        log.warning("intake.enqueue_failed", extra={"intake_id": intake_id})
+        try:
+            with svc.sessions.begin() as session:
+                release_claim(session, intake_id, f"enqueue failed: {type(exc).__name__}")
+        except SQLAlchemyError:
+            log.exception("intake.release_failed", extra={"intake_id": intake_id})
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+

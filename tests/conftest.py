@@ -1,0 +1,127 @@
+"""Shared fixtures: a real Redis, real SQLite and PostgreSQL, the real app, a signed Twilio stand-in."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from ivr.settings import Settings
+from tests.support.services import RedisServer, postgres_available, postgres_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+ACCOUNT_SID = "AC" + "0" * 30 + "14"
+PUBLIC_BASE_URL = "https://ivr.example.test"
+DATA_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One private redis-server for the session (tests restart it when they need to)."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The private Redis, emptied before and after each test."""
+    if redis_server.process is None or redis_server.process.poll() is not None:
+        redis_server.start()  # a test stopped it
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    yield redis_server.url
+    if redis_server.process is None or redis_server.process.poll() is not None:
+        redis_server.start()
+    redis.Redis.from_url(redis_server.url).flushall()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database per test: a SQLite file, or a PostgreSQL schema of its own."""
+    from ivr.migrations import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ivr.db'}"
+        upgrade(url)
+        yield url
+        return
+    if not postgres_available():
+        pytest.fail("PostgreSQL is not reachable at IVR_TEST_POSTGRES_URL (tests/run.sh starts one)")
+    with postgres_schema() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database, for tests that need not run on both backends."""
+    from ivr.migrations import upgrade
+
+    url = f"sqlite:///{tmp_path / 'ivr.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
+    """Settings for a test app; keyword arguments override."""
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": f"sqlite:///{tmp_path / 'ivr.db'}",
+            "redis_url": redis_url,
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": AUTH_TOKEN,
+            "public_base_url": PUBLIC_BASE_URL,
+            "secret_key": "test-secret",
+            "data_key": DATA_KEY,
+            "flow_path": ROOT / "config" / "flow.yaml",
+            "prompts_dir": ROOT / "config" / "prompts",
+            "recordings_dir": tmp_path / "recordings",
+            "model_cache_dir": tmp_path / "models",
+            "log_json": True,
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    """Settings on the parametrised database (SQLite and PostgreSQL)."""
+    return make_settings(database_url=database_url)
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    """The real app, built by the factory on the test's database and Redis."""
+    from ivr.app import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["ivr"].close()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """Flask's test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def twilio(client):  # type: ignore[no-untyped-def]
+    """Twilio's voice side, signing every request with the app's auth token."""
+    from tests.support.twilio_sim import FlaskTransport, TwilioSimulator
+
+    return TwilioSimulator(
+        FlaskTransport(client),
+        auth_token=AUTH_TOKEN,
+        public_base_url=PUBLIC_BASE_URL,
+        account_sid=ACCOUNT_SID,
+    )
