@@ -21,7 +21,8 @@ from pathlib import Path
 from ivr.settings import SettingsError, load_settings
 
 LOCAL_ENV = Path("var/local.env")
-WORKER_COMMANDS = "workers.cli"
+# Each module has `register(subparsers)`; workers' by name only, so `ivr` never imports `workers`.
+COMMAND_MODULES = ("ivr.accounts_cli", "ivr.admin.cli", "workers.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,11 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         func=cmd_prompts_check
     )
 
-    try:
-        importlib.import_module(WORKER_COMMANDS).register(sub)
-    except ModuleNotFoundError as exc:
-        if exc.name != WORKER_COMMANDS:
-            raise
+    for module in COMMAND_MODULES:
+        try:
+            importlib.import_module(module).register(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
     args = parser.parse_args(argv)
     try:
