@@ -1,0 +1,1 @@
+"""Blueprint \"admin\": flow status, diagram and simulation for admins."""
