@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, request, send_from_directory
+from flask import Blueprint, Response, abort, g, request, send_from_directory
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,6 +39,22 @@ SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 
 def _settings() -> Settings:
     return services().settings
+
+
+@bp.before_request
+def _start_clock() -> None:
+    g.webhook_started = time.perf_counter()
+
+
+@bp.after_request
+def _stop_clock(response: Response) -> Response:
+    elapsed_s = time.perf_counter() - g.get("webhook_started", time.perf_counter())
+    endpoint = (request.endpoint or "?").rpartition(".")[2]
+    metrics.WEBHOOK_SECONDS.labels(endpoint).observe(elapsed_s)
+    if elapsed_s * 1000 > services().settings.webhook_budget_ms:
+        # Twilio waits at most 15 s, but a caller hears every millisecond as silence.
+        log.warning("webhook.slow", extra={"endpoint": endpoint, "elapsed_ms": round(elapsed_s * 1000)})
+    return response
 
 
 twilio_only = require_twilio_signature(_settings)
@@ -152,22 +168,18 @@ def _event(form: dict[str, str], kind: str | None) -> engine.Event:
 @twilio_only
 def incoming() -> Response:
     """A new call (the number's Voice URL)."""
-    started = time.perf_counter()
     svc = services()
     call_sid = _call_sid()
     flow = svc.flows.current
     metrics.CALLS.labels(flow.name).inc()
     log.info("call.answered", extra={"call_sid": call_sid, "flow_version": flow.version})
-    response = _respond(svc, flow, call_sid, None, engine.start(flow))
-    metrics.WEBHOOK_SECONDS.labels("incoming").observe(time.perf_counter() - started)
-    return response
+    return _respond(svc, flow, call_sid, None, engine.start(flow))
 
 
 @bp.post("/step")
 @twilio_only
 def step() -> Response:
     """The caller answered a Gather or Dial, or gave no input."""
-    started = time.perf_counter()
     svc = services()
     call_sid = _call_sid()
     state = _load_state(svc, call_sid)
@@ -175,16 +187,13 @@ def step() -> Response:
         return _twiml(fallback.record_twiml(svc, call_sid))
     flow = svc.flows.get(state.flow_version)
     result = engine.step(flow, state, _event(request.form.to_dict(), request.args.get("e")))
-    response = _respond(svc, flow, call_sid, state, result)
-    metrics.WEBHOOK_SECONDS.labels("step").observe(time.perf_counter() - started)
-    return response
+    return _respond(svc, flow, call_sid, state, result)
 
 
 @bp.post("/recorded")
 @twilio_only
 def recorded() -> Response:
     """The Record action: make the report durable first, then go on with the menu."""
-    started = time.perf_counter()
     svc = services()
     call_sid = _call_sid()
     state = _load_state(svc, call_sid)
@@ -199,9 +208,7 @@ def recorded() -> Response:
     state = _file_report(svc, call_sid, state, recording_sid, duration_s, is_ready=False)
     flow = svc.flows.get(state.flow_version)
     result = engine.step(flow, state, engine.Recorded(recording_sid, duration_s or 0))
-    response = _respond(svc, flow, call_sid, state, result)
-    metrics.WEBHOOK_SECONDS.labels("recorded").observe(time.perf_counter() - started)
-    return response
+    return _respond(svc, flow, call_sid, state, result)
 
 
 @bp.post("/recording-status")
