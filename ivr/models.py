@@ -43,6 +43,9 @@ class Call(Base):
     contact_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     reference: Mapped[str | None] = mapped_column(String(16), unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(255))
+    # Wrong PINs for this reference, across calls and numbers; past the limit it locks a while.
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_node: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="in-progress")
     duration_s: Mapped[int | None] = mapped_column(Integer)
@@ -182,3 +185,72 @@ class Transcript(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
 
     intake: Mapped[Intake] = relationship()
+
+
+# ---------------------------------------------------------------- operator console (migration 0003)
+
+# Who may do what is decided in ivr.accounts; these are the words stored.
+OPERATOR_ROLES = ("operator", "supervisor", "admin")
+
+
+class Operator(Base):
+    """A person who signs in to the console (or a system that calls the API with a token)."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16), default="operator")
+    region_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # only what operators see
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(2), default="ru")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped when the password, role or regions change or the account is disabled: old sessions end.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is kept, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseNote(Base):
+    """An operator's note on a case; notes are added, never edited."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class CaseDetail(Base):
+    """What operators add to a case beyond the worker's columns: why it closed, the reporter's message."""
+
+    __tablename__ = "case_details"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    status_reason: Mapped[str | None] = mapped_column(String(32))
+    first_handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # ends the wait
+    # A short text for the caller, who hears or reads it when calling back with reference and PIN.
+    reporter_message: Mapped[str | None] = mapped_column(Text)
+    reporter_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reporter_message_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)

@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     transcribe_threads: int = 0
     """CPU threads the speech model uses in one worker process; 0: every core this process may use."""
 
+    followup_max_failures: int = 5
+    """Wrong PINs for one reference (across all calls) before it locks."""
+    followup_lock_minutes: int = 60
+    """How long a reference stays locked; operators can unlock it sooner."""
+
     @field_validator("public_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

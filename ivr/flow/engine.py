@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ivr.case_reference import is_valid_reference
 from ivr.flow.schema import (
+    CaseStatusRef,
     Choice,
     DialNode,
     DigitsNode,
@@ -18,10 +20,12 @@ from ivr.flow.schema import (
     Flow,
     HangupNode,
     Language,
+    LookupNode,
     MenuNode,
     RecordingRef,
     RecordNode,
     RegionNode,
+    ReporterMessageRef,
     SayItem,
     SayNode,
     SetNode,
@@ -47,7 +51,11 @@ class CallState:
     tries: int = 0
     recording_sid: str | None = None
     reference: str | None = None
-    pin: str | None = None
+    pin: str | None = None  # the PIN to read out; in a follow-up, the one keyed in until it is checked
+    is_followup: bool = False  # the caller proved reference and PIN: recordings join that case
+    case_status: str | None = None
+    reporter_message: str | None = None
+    pin_tries: int = 0
 
 
 # --------------------------------------------------------------------------- events
@@ -93,7 +101,17 @@ class DialEnded:
     status: str
 
 
-Event = Start | Digits | Speech | NoInput | Recorded | DialEnded
+@dataclass(frozen=True)
+class LookupDone:
+    """The view did what a lookup node asked; `outcome` picks the way on."""
+
+    outcome: str
+    case_status: str | None = None
+    reporter_message: str | None = None
+    pin: str | None = None
+
+
+Event = Start | Digits | Speech | NoInput | Recorded | DialEnded | LookupDone
 
 
 # --------------------------------------------------------------------------- actions
@@ -159,7 +177,14 @@ class Hangup:
     """End the call."""
 
 
-Action = Say | Play | PlayRecording | Gather | Record | Dial | Hangup
+@dataclass(frozen=True)
+class Lookup:
+    """Not for Twilio: the view performs `op` (it needs the database) and steps on with LookupDone."""
+
+    op: str
+
+
+Action = Say | Play | PlayRecording | Gather | Record | Dial | Hangup | Lookup
 
 
 @dataclass(frozen=True)
@@ -183,9 +208,11 @@ def start(flow: Flow) -> Step:
 def step(flow: Flow, state: CallState, event: Event) -> Step:
     """Apply the caller's input at the current node; invalid input re-prompts, never fails."""
     result = _step(flow, state, event)
-    if result.state.node != state.node or (result.state.tries == 0 and state.tries > 0):
-        return replace(result, left_node=state.node)
-    return result
+    retried = result.state.node == state.node and result.state.tries > state.tries
+    listing = isinstance(event, Digits) and result.state == state  # the region list, asked for
+    if isinstance(event, Start) or retried or listing:
+        return result
+    return replace(result, left_node=state.node)
 
 
 def _step(flow: Flow, state: CallState, event: Event) -> Step:
@@ -205,6 +232,8 @@ def _step(flow: Flow, state: CallState, event: Event) -> Step:
         return _record(flow, state, node, event)
     if isinstance(node, DialNode):
         return _dial(flow, state, node, event)
+    if isinstance(node, LookupNode) and isinstance(event, LookupDone):
+        return _lookup(flow, state, node, event)
     # Input at a node that does not wait (a replayed webhook): say the node again.
     return _enter(flow, state, state.node, ())
 
@@ -236,16 +265,35 @@ def _digits(flow: Flow, state: CallState, node: DigitsNode, event: Event) -> Ste
             value.isdigit()
             and node.min_digits <= len(value) <= node.max_digits
             and (node.pattern is None or re.fullmatch(node.pattern, value))
+            and (not node.check_digit or is_valid_reference(value))
         ):
-            state = replace(state, contact=value)
+            state = _keep_anonymous(replace(state, **{node.save_as: value}))
             return _enter(flow, replace(state, tries=0), node.next, ())
     return _retry(flow, state, node, event)
+
+
+def _lookup(flow: Flow, state: CallState, node: LookupNode, event: LookupDone) -> Step:
+    outcome = event.outcome
+    if node.op == "verify_reference":
+        if outcome == "ok":
+            state = replace(state, is_followup=True, pin=None, pin_tries=0,
+                            case_status=event.case_status, reporter_message=event.reporter_message)
+        else:
+            # Three wrong PINs end the call, whatever the reason: guessing must stay hopeless.
+            tries = state.pin_tries + 1
+            state = replace(state, pin=None, pin_tries=tries)
+            if tries >= flow.doc.limits.pin_tries_per_call:
+                outcome = "ended"
+    elif node.op == "issue_pin" and outcome == "ok":
+        state = replace(state, pin=event.pin)
+    target = node.outcomes.get(outcome) or next(iter(node.outcomes.values()))
+    return _enter(flow, replace(state, tries=0), target, ())
 
 
 def _region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Step:
     region = None
     if isinstance(event, Digits):
-        if node.list_key in event.value:
+        if node.list_key in event.value and not event.value.strip().isdigit():
             listing = _say(flow, state, node.list_intro) + _region_list(flow, state)
             return Step(state, (_gather_for(flow, state, node, listing + _say(flow, state, node.say)),))
         region = flow.region_for_code(event.value.strip().zfill(2))
@@ -272,7 +320,8 @@ def _record(flow: Flow, state: CallState, node: RecordNode, event: Event) -> Ste
 
 
 def _dial(flow: Flow, state: CallState, node: DialNode, event: Event) -> Step:
-    target = node.answered if isinstance(event, DialEnded) and event.status == "completed" else node.next
+    answered = isinstance(event, DialEnded) and event.status in ("completed", "answered")
+    target = node.answered if answered else node.next
     return _enter(flow, state, target, ())
 
 
@@ -285,7 +334,9 @@ def _retry(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
     reason = node.no_input if isinstance(event, NoInput) else node.invalid
     before = _say(flow, state, reason)
     if isinstance(node, RegionNode) and isinstance(event, NoInput):
-        before += _say(flow, state, node.list_intro) + _region_list(flow, state)
+        # Inside the Gather, so a caller who hears their region can key it in at once.
+        listing = before + _say(flow, state, node.list_intro) + _region_list(flow, state) + _say(flow, state, node.say)
+        return Step(state, (_gather_for(flow, state, node, listing),))
     return _enter(flow, state, state.node, before, keep_tries=True)
 
 
@@ -301,13 +352,16 @@ def _apply(state: CallState, values: dict[str, Any]) -> CallState:
             changes["language"] = value
         elif name == "anonymous":
             changes["is_anonymous"] = value
-            if value:
-                changes["contact"] = None
         elif name == "urgent":
             changes["is_urgent"] = value
-        elif name == "contact" and not state.is_anonymous:
+        elif name == "contact":
             changes["contact"] = value
-    return replace(state, **changes)
+    return _keep_anonymous(replace(state, **changes))
+
+
+def _keep_anonymous(state: CallState) -> CallState:
+    """An anonymous call never holds a contact, whatever order a flow sets things in."""
+    return replace(state, contact=None) if state.is_anonymous and state.contact is not None else state
 
 
 def _enter(
@@ -342,6 +396,8 @@ def _enter(
         elif isinstance(node, RecordNode):
             actions += _say(flow, state, node.say)
             return Step(state, (*actions, *_record_actions(flow, state, node)))
+        elif isinstance(node, LookupNode):
+            return Step(state, (*actions, *_say(flow, state, node.say), Lookup(node.op)))
         else:
             actions.append(_gather_for(flow, state, node, _say(flow, state, node.say)))
             return Step(state, tuple(actions))
@@ -390,6 +446,15 @@ def _say(flow: Flow, state: CallState, items: list[SayItem]) -> tuple[Action, ..
             if state.recording_sid:
                 actions.append(PlayRecording(state.recording_sid))
             continue
+        if isinstance(item, CaseStatusRef):
+            actions.append(_message(flow, f"case_status_{state.case_status or 'new'}", _language(flow, state)))
+            continue
+        if isinstance(item, ReporterMessageRef):
+            if state.reporter_message:
+                if "reporter_message_intro" in flow.doc.messages:
+                    actions.append(_message(flow, "reporter_message_intro", _language(flow, state)))
+                actions.append(_free_text(flow, _language(flow, state), state.reporter_message))
+            continue
         if isinstance(item, DigitsRef):
             value = getattr(state, item.digits)
             if value and value != "caller":
@@ -410,6 +475,17 @@ def _message(flow: Flow, key: str, language: Language) -> Say | Play:
         return Play(message.audio or f"{language}/{key}.wav")
     assert config.voice and config.tts_language  # validated on load
     return Say(message.text, config.voice, config.tts_language)
+
+
+def _free_text(flow: Flow, language: Language, text: str) -> Say:
+    """Text no one recorded (an operator's note): TTS in the language, or the first TTS voice."""
+    config = flow.doc.languages[language]
+    if config.voice and config.tts_language:
+        return Say(text, config.voice, config.tts_language)
+    # No Kazakh voice exists at Twilio; the Russian voice reads Kazakh Cyrillic understandably.
+    spoken = next(c for c in flow.doc.languages.values() if c.voice and c.tts_language)
+    assert spoken.voice and spoken.tts_language
+    return Say(text, spoken.voice, spoken.tts_language)
 
 
 def _digits_spoken(flow: Flow, language: Language, value: str) -> tuple[Action, ...]:

@@ -40,12 +40,14 @@ class FlowRegistry:
         check_interval_s: float = 2.0,
         archive: FlowArchive | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_refused: Callable[[FlowError], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self.prompts_dir = prompts_dir
         self.check_interval_s = check_interval_s
         self.archive = archive
         self.clock = clock
+        self.on_refused = on_refused  # e.g. counts ivr_flow_reload_errors_total; flow/ imports no metrics
         self.last_error: FlowError | None = None
         self.reloads = 0
         self._lock = threading.Lock()
@@ -61,6 +63,10 @@ class FlowRegistry:
         if self.clock() >= self._next_check:
             self.reload_if_changed()
         return self._current
+
+    def known(self, version: str) -> Flow | None:
+        """A version this process has loaded, without asking the archive."""
+        return self._versions.get(version)
 
     def get(self, version: str) -> Flow:
         """The flow a call started on; the current one if that version is gone everywhere."""
@@ -97,6 +103,8 @@ class FlowRegistry:
             except FlowError as exc:
                 self.last_error = exc
                 log.error("flow.reload_refused: %s", exc.first)
+                if self.on_refused is not None:
+                    self.on_refused(exc)
                 return False
             self.last_error = None
             if flow.version == self._current.version:

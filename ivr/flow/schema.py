@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 Language = Literal["kk", "ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("kk", "ru", "en")
@@ -156,7 +156,44 @@ class RecordingRef(_Strict):
     recording: Literal[True]
 
 
-SayItem = str | MessageRef | DigitsRef | RecordingRef
+class CaseStatusRef(_Strict):
+    """The case's status in plain words: message `case_status_<status>` in the call's language."""
+
+    case_status: Literal[True]
+
+
+class ReporterMessageRef(_Strict):
+    """The short message an operator left for the reporter, if any."""
+
+    reporter_message: Literal[True]
+
+
+_SAY_ITEM_TAGS = ("message", "digits", "recording", "case_status", "reporter_message")
+
+
+def _say_item_tag(value: Any) -> str:
+    """Which kind of say item this is, from its one key, so a mistake is reported once."""
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, dict):
+        return next((tag for tag in _SAY_ITEM_TAGS if tag in value), "unknown")
+    return {MessageRef: "message", DigitsRef: "digits", RecordingRef: "recording", CaseStatusRef: "case_status",
+            ReporterMessageRef: "reporter_message"}.get(type(value), "unknown")
+
+
+SayItem = Annotated[
+    Annotated[str, Tag("str")]
+    | Annotated[MessageRef, Tag("message")]
+    | Annotated[DigitsRef, Tag("digits")]
+    | Annotated[RecordingRef, Tag("recording")]
+    | Annotated[CaseStatusRef, Tag("case_status")]
+    | Annotated[ReporterMessageRef, Tag("reporter_message")],
+    Discriminator(_say_item_tag, custom_error_type="say_item",
+                  custom_error_message="a say item is a message name, or one of {message: ...}, {digits: ...}, "
+                                       "{recording: true}, {case_status: true}, {reporter_message: true}"),
+]
+CASE_STATUSES = ("new", "in_review", "forwarded", "closed")
+LOOKUP_OUTCOMES = {"verify_reference": ("ok", "wrong", "ended"), "issue_pin": ("ok", "failed")}
 
 
 class Choice(_Strict):
@@ -196,19 +233,33 @@ class DigitsNode(_Waits):
     """Waits for a number keyed in, checked against a pattern."""
 
     kind: Literal["digits"]
-    save_as: Literal["contact"]
+    save_as: Literal["contact", "reference", "pin"]
     min_digits: int = Field(1, ge=1, le=30)
     max_digits: int = Field(12, ge=1, le=30)
     finish_on_key: Literal["#", "*"] = "#"
     pattern: str | None = None
+    check_digit: bool = False  # a case reference: its Damm check digit must hold
     next: str
+
+
+class LookupNode(_Strict):
+    """Asks the line to look something up or change it (the view does it); goes on by outcome.
+
+    `verify_reference`: ok | wrong | ended (too many wrong PINs in this call).
+    `issue_pin`: ok | failed.
+    """
+
+    kind: Literal["lookup"]
+    op: Literal["verify_reference", "issue_pin"]
+    say: list[SayItem] = Field(default_factory=list)
+    outcomes: dict[str, str]
 
 
 class RegionNode(_Waits):
     """Waits for a region: its two-digit code, or its name spoken in any configured alias."""
 
     kind: Literal["region"]
-    list_key: str = "0"
+    list_key: str = "*"  # not a digit: region codes are digits
     list_intro: list[SayItem] = Field(default_factory=list)
     next: str
 
@@ -257,7 +308,7 @@ class HangupNode(_Strict):
 
 
 Node = Annotated[
-    SayNode | MenuNode | DigitsNode | RegionNode | RecordNode | DialNode | SetNode | HangupNode,
+    SayNode | MenuNode | DigitsNode | RegionNode | RecordNode | DialNode | SetNode | HangupNode | LookupNode,
     Field(discriminator="kind"),
 ]
 WAITING_KINDS = ("menu", "digits", "region", "record", "dial")
@@ -289,6 +340,7 @@ class Region(_Strict):
 
 class Limits(_Strict):
     pin_digits: int = Field(4, ge=4, le=8)
+    pin_tries_per_call: int = Field(3, ge=1, le=5)
 
 
 class FlowDocument(_Strict):
@@ -357,9 +409,14 @@ class Flow:
         return None
 
 
+# Kazakh letters a Russian recogniser cannot write, folded to the ones it writes instead.
+_FOLD = str.maketrans({"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и",
+                       "ё": "е"})
+
+
 def normalize_words(text: str) -> str:
-    """Lower-case words without punctuation, for matching spoken answers."""
-    return " ".join(re.findall(r"\w+", text.lower().replace("ё", "е")))
+    """Lower-case words without punctuation or Kazakh-only letters, for matching spoken answers."""
+    return " ".join(re.findall(r"\w+", text.lower().translate(_FOLD)))
 
 
 # --------------------------------------------------------------------------- loading
@@ -433,8 +490,10 @@ def _pydantic_problems(exc: ValidationError, located: _Located, path: str) -> li
     return problems
 
 
-_KINDS = ("say", "menu", "digits", "region", "record", "dial", "set", "hangup")
-_MEMBER_NAMES = frozenset({"str", "MessageRef", "DigitsRef", "RecordingRef", "Message"})
+_KINDS = ("say", "menu", "digits", "region", "record", "dial", "set", "hangup", "lookup")
+_MEMBER_NAMES = frozenset(
+    {"str", "MessageRef", "DigitsRef", "RecordingRef", "Message", "CaseStatusRef", "ReporterMessageRef"}
+)
 
 
 def _admin_loc(loc: tuple[Any, ...]) -> list[Any]:
@@ -442,6 +501,9 @@ def _admin_loc(loc: tuple[Any, ...]) -> list[Any]:
     parts = list(loc)
     if len(parts) > 2 and parts[0] == "nodes" and parts[2] in _KINDS:
         del parts[2]
+    # A say item's tag follows its index in the list: ("say", 0, "message", ...).
+    parts = [p for i, p in enumerate(parts)
+             if not (i > 0 and isinstance(parts[i - 1], int) and p in ("str", "unknown", *_SAY_ITEM_TAGS))]
     return [p for p in parts if not (isinstance(p, str) and (p in _MEMBER_NAMES or "[" in p))]
 
 
@@ -518,6 +580,10 @@ class _Checker:
 
     def check_say(self, loc: list[Any], items: list[SayItem]) -> None:
         for index, item in enumerate(items):
+            if isinstance(item, CaseStatusRef):
+                for status in CASE_STATUSES:
+                    if f"case_status_{status}" not in self.doc.messages:
+                        self.problem([*loc, index], f"case_status needs a message case_status_{status}")
             key = item if isinstance(item, str) else getattr(item, "message", None)
             if key is not None and key not in self.doc.messages:
                 self.problem([*loc, index], f"unknown message {key!r}")
@@ -548,6 +614,16 @@ class _Checker:
 
     def check_node(self, node_id: str, node: Node) -> None:
         loc: list[Any] = ["nodes", node_id]
+        if isinstance(node, LookupNode):
+            expected = LOOKUP_OUTCOMES[node.op]
+            for outcome, target in node.outcomes.items():
+                if outcome not in expected:
+                    self.problem([*loc, "outcomes", outcome],
+                                 f"{node.op} has no outcome {outcome!r}; it has {', '.join(expected)}")
+                self.check_target([*loc, "outcomes", outcome], target)
+            for outcome in expected:
+                if outcome not in node.outcomes:
+                    self.problem([*loc, "outcomes"], f"say where outcome {outcome!r} of {node.op} goes")
         for name in ("say", "no_input", "invalid", "too_short", "list_intro"):
             if hasattr(node, name):
                 self.check_say([*loc, name], getattr(node, name))
@@ -578,8 +654,11 @@ class _Checker:
                     re.compile(node.pattern)
                 except re.error as exc:
                     self.problem([*loc, "pattern"], f"pattern is not a valid regular expression: {exc}")
-        if isinstance(node, RegionNode) and (len(node.list_key) != 1 or node.list_key not in DTMF_KEYS):
-            self.problem([*loc, "list_key"], f"list_key {node.list_key!r} is not one keypad key")
+        if isinstance(node, RegionNode) and node.list_key != "*":
+            self.problem([*loc, "list_key"], f"list_key {node.list_key!r} must be * (digits are region codes, "
+                         "# ends the input)")
+        if isinstance(node, MenuNode) and "#" in node.options:
+            self.problem([*loc, "options", "#"], "# cannot be a menu option: Twilio treats it as the end of input")
         if isinstance(node, DialNode) and node.number not in self.doc.numbers:
             self.problem([*loc, "number"], f"number {node.number!r} is not under numbers:")
 
@@ -603,8 +682,13 @@ class _Checker:
         for node_id in reachable - finishing:
             self.problem(["nodes", node_id], "dead end: no path from here reaches a record or a hangup")
         # Nodes that never wait would spin forever within one webhook.
-        instant = {n: [t for t in edges[n] if nodes[t].kind not in WAITING_KINDS]
-                   for n, node in nodes.items() if node.kind in ("say", "set")}
+        def waits(node: Node) -> bool:
+            # A dial with no number configured goes straight on, like a say.
+            if isinstance(node, DialNode):
+                return bool(self.doc.numbers.get(node.number))
+            return node.kind in WAITING_KINDS
+
+        instant = {n: [t for t in edges[n] if not waits(nodes[t])] for n, node in nodes.items() if not waits(node)}
         for node_id in instant:
             if _in_cycle(node_id, instant):
                 self.problem(["nodes", node_id], "loops back to itself without waiting for the caller")
@@ -619,6 +703,8 @@ def _targets(node: Node) -> Iterator[str]:
     if isinstance(node, MenuNode):
         for choice in node.options.values():
             yield choice.goto
+    if isinstance(node, LookupNode):
+        yield from node.outcomes.values()
 
 
 def _walk(start: str, edges: Mapping[str, list[str]]) -> set[str]:

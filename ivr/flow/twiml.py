@@ -42,6 +42,9 @@ class VoiceUrls(Protocol):
     def recording(self, recording_sid: str) -> str:
         """The caller's own recording, for playback."""
 
+    def line_number(self) -> str | None:
+        """The hotline's own number: the caller ID shown when transferring, never the caller's."""
+
 
 def to_twiml(result: Step, urls: VoiceUrls) -> str:
     """The TwiML document for one step of a call."""
@@ -78,7 +81,10 @@ def _append(response: VoiceResponse, action: Action, state: CallState, urls: Voi
         # An empty recording makes no action request: the verb after <Record> runs instead.
         response.redirect(urls.step(state, "noinput"), method="POST")
     elif isinstance(action, Dial):
-        dial = response.dial(action=urls.step(state, "dial"), method="POST", timeout=action.timeout_s)
+        # The duty officer's phone must not show an anonymous caller's number: show the line's.
+        dial = response.dial(
+            action=urls.step(state, "dial"), method="POST", timeout=action.timeout_s, caller_id=urls.line_number()
+        )
         dial.number(action.number)
     elif isinstance(action, Hangup):
         response.hangup()
@@ -102,8 +108,8 @@ def _gather(action: Gather, state: CallState, urls: VoiceUrls) -> TwimlGather:
     }
     if action.num_digits is not None:
         attrs["num_digits"] = action.num_digits
-    if action.finish_on_key:
-        attrs["finish_on_key"] = action.finish_on_key
+    # Always explicit: Twilio's default "#" would silently end input in a menu that expects none.
+    attrs["finish_on_key"] = action.finish_on_key
     if action.speech_language:
         attrs["input"] = "dtmf speech"
         attrs["language"] = action.speech_language

@@ -17,11 +17,11 @@ from flask import Blueprint, Response, abort, g, request, send_from_directory
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import metrics
+from ivr import followup, metrics
 from ivr.case_reference import new_pin, new_reference
 from ivr.crypto import DecryptionError
 from ivr.flow import engine
-from ivr.flow.engine import CallState, Record, Step
+from ivr.flow.engine import CallState, Lookup, Record, Step
 from ivr.flow.schema import Flow
 from ivr.flow.twiml import to_twiml
 from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_call_end, record_intake, release_claim
@@ -92,6 +92,10 @@ class FlaskVoiceUrls:
         version = self.svc.flows.current.version
         return f"{self.base}/voice/prompts/{quote(path)}?v={version}"
 
+    def line_number(self) -> str | None:
+        """The number the caller dialled (ours), shown as caller ID on transfers."""
+        return request.form.get("To") or None
+
     def recording(self, recording_sid: str) -> str:
         """The caller's recording at Twilio (still there: the worker deletes it after the call)."""
         settings = self.svc.settings
@@ -113,13 +117,15 @@ def _twiml(body: str) -> Response:
 
 
 def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | None, result: Step) -> Response:
-    """Finish a step: credentials before recording, metrics, tracking, TwiML."""
+    """Finish a step: lookups, credentials before recording, metrics, tracking, TwiML."""
+    result = _resolve_lookups(svc, flow, result)
     state = result.state
     if state.contact == "caller":
         # The caller chose to leave the number they call from; only now is From read, and it
         # travels sealed. Anonymous callers never get here: the engine clears contact for them.
         state = replace(state, contact=_normalise_number(request.form.get("From", "")))
-    if state.reference is None and any(isinstance(a, Record) for a in result.actions):
+    needs_credentials = state.reference is None or state.pin is None
+    if not state.is_followup and needs_credentials and any(isinstance(a, Record) for a in result.actions):
         # Issued before the recording so that both the record action and the recording
         # status callback carry the same reference and PIN, whichever arrives first.
         state = replace(state, reference=new_reference(), pin=new_pin(flow.doc.limits.pin_digits))
@@ -131,6 +137,30 @@ def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | Non
     metrics.NODE_ANSWERS.labels(state.node, "entered").inc()
     svc.tracker.touch(call_sid, state.node, state.flow_version)
     return _twiml(to_twiml(result, FlaskVoiceUrls(svc, call_sid)))
+
+
+def _resolve_lookups(svc: Services, flow: Flow, result: Step) -> Step:
+    """Do what lookup nodes ask (they need the database) and step on, within this one webhook."""
+    for _ in range(4):
+        if not result.actions or not isinstance(result.actions[-1], Lookup):
+            return result
+        op, state = result.actions[-1].op, result.state
+        settings = svc.settings
+        try:
+            with svc.sessions.begin() as session:
+                if op == "verify_reference":
+                    done = followup.verify_reference(
+                        session, state.reference, state.pin,
+                        max_failures=settings.followup_max_failures, lock_minutes=settings.followup_lock_minutes,
+                    )
+                else:
+                    done = followup.issue_new_pin(session, state.reference, flow.doc.limits.pin_digits)
+        except SQLAlchemyError:
+            log.exception("followup.lookup_failed", extra={"op": op})
+            done = engine.LookupDone("failed" if op == "issue_pin" else "wrong")
+        following = engine.step(flow, state, done)
+        result = replace(following, actions=(*result.actions[:-1], *following.actions))
+    raise RuntimeError("lookups chained without waiting for the caller")
 
 
 def _normalise_number(raw: str) -> str | None:
@@ -170,7 +200,7 @@ def incoming() -> Response:
     """A new call (the number's Voice URL)."""
     svc = services()
     call_sid = _call_sid()
-    flow = svc.flows.current
+    flow = svc.flows.for_number(request.form.get("To"))  # each number plays its line's flow (lines.yaml)
     metrics.CALLS.labels(flow.name).inc()
     log.info("call.answered", extra={"call_sid": call_sid, "flow_version": flow.version})
     return _respond(svc, flow, call_sid, None, engine.start(flow))
@@ -288,6 +318,9 @@ def _file_report(
     svc: Services, call_sid: str, state: CallState, recording_sid: str, duration_s: int | None, *, is_ready: bool
 ) -> CallState:
     """Write call and intake (idempotent), then enqueue if ready. Returns state with the stored reference."""
+    if state.is_followup and state.reference:
+        _file_followup(svc, call_sid, state, recording_sid, duration_s, is_ready=is_ready)
+        return state
     flow = svc.flows.get(state.flow_version) if state.flow_version != fallback.FALLBACK_VERSION else None
     facts = CallFacts(
         flow_name=flow.name if flow else "fallback",
@@ -315,6 +348,30 @@ def _file_report(
     if claimed:
         _enqueue(svc, intake_id)
     return replace(state, reference=reference or state.reference)
+
+
+def _file_followup(
+    svc: Services, call_sid: str, state: CallState, recording_sid: str, duration_s: int | None, *, is_ready: bool
+) -> None:
+    """A verified reporter's new recording joins the original call's case; this call stays unlinked."""
+    try:
+        with svc.sessions.begin() as session:
+            call = followup.original_call(session, state.reference or "")
+            if call is None:
+                log.error("followup.case_missing", extra={"call_sid": call_sid})
+                return
+            intake = record_intake(
+                session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready,
+                kind="followup", actor="voice:followup",
+            )
+            intake_id = intake.id
+            claimed = is_ready and claim_for_enqueue(session, intake.id)
+    except SQLAlchemyError:
+        log.exception("intake.write_failed", extra={"call_sid": call_sid, "recording_sid": recording_sid})
+        return
+    log.info("followup.recorded", extra={"intake_id": intake_id, "is_ready": is_ready})
+    if claimed:
+        _enqueue(svc, intake_id)
 
 
 def _enqueue(svc: Services, intake_id: int) -> None:

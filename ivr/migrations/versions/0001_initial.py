@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("contact_ciphertext", sa.LargeBinary(), nullable=True),
         sa.Column("reference", sa.String(length=16), nullable=True),
         sa.Column("pin_hash", sa.String(length=255), nullable=True),
+        sa.Column("pin_failures", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_node", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("duration_s", sa.Integer(), nullable=True),
