@@ -267,7 +267,12 @@ def _digits(flow: Flow, state: CallState, node: DigitsNode, event: Event) -> Ste
             and (node.pattern is None or re.fullmatch(node.pattern, value))
             and (not node.check_digit or is_valid_reference(value))
         ):
-            state = _keep_anonymous(replace(state, **{node.save_as: value}))
+            if node.save_as == "contact":
+                state = _keep_anonymous(replace(state, contact=value))
+            elif node.save_as == "reference":
+                state = replace(state, reference=value)
+            else:
+                state = replace(state, pin=value)
             return _enter(flow, replace(state, tries=0), node.next, ())
     return _retry(flow, state, node, event)
 

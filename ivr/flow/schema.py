@@ -62,18 +62,22 @@ class FlowError(Exception):
 class _LineLoader(yaml.SafeLoader):
     """A safe loader that remembers where each mapping key stands and refuses duplicate keys."""
 
+    key_lines: dict[tuple[int, Any], int]
+    map_lines: dict[int, int]
+    duplicates: list[tuple[str, int]]
+
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     result: dict[Any, Any] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if isinstance(key, int | float) and not isinstance(key, bool):
             # Menu keys are keypad digits: "1" and 1 must mean the same thing.
             key = str(key)
         if key in result:
             loader.duplicates.append((str(key), key_node.start_mark.line + 1))
-        result[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        result[key] = loader.construct_object(value_node, deep=True)
         loader.key_lines[id(result), key] = key_node.start_mark.line + 1
     loader.map_lines[id(result)] = node.start_mark.line + 1
     return result
@@ -81,7 +85,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
 
 _LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -109,9 +113,9 @@ class _Located:
 
 def _load_yaml(text: str, path: str) -> _Located:
     loader = _LineLoader(text)
-    loader.key_lines = {}  # type: ignore[attr-defined]
-    loader.map_lines = {}  # type: ignore[attr-defined]
-    loader.duplicates = []  # type: ignore[attr-defined]
+    loader.key_lines = {}
+    loader.map_lines = {}
+    loader.duplicates = []
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
@@ -120,7 +124,7 @@ def _load_yaml(text: str, path: str) -> _Located:
         raise FlowError([FlowProblem(path, line, None, f"not valid YAML: {exc.problem}")]) from None
     finally:
         loader.dispose()
-    return _Located(data, loader.key_lines, loader.map_lines, loader.duplicates)  # type: ignore[attr-defined]
+    return _Located(data, loader.key_lines, loader.map_lines, loader.duplicates)
 
 
 # --------------------------------------------------------------------------- the model
@@ -177,8 +181,9 @@ def _say_item_tag(value: Any) -> str:
         return "str"
     if isinstance(value, dict):
         return next((tag for tag in _SAY_ITEM_TAGS if tag in value), "unknown")
-    return {MessageRef: "message", DigitsRef: "digits", RecordingRef: "recording", CaseStatusRef: "case_status",
-            ReporterMessageRef: "reporter_message"}.get(type(value), "unknown")
+    tags: dict[type, str] = {MessageRef: "message", DigitsRef: "digits", RecordingRef: "recording",
+                             CaseStatusRef: "case_status", ReporterMessageRef: "reporter_message"}
+    return tags.get(type(value), "unknown")
 
 
 SayItem = Annotated[
@@ -196,6 +201,11 @@ CASE_STATUSES = ("new", "in_review", "forwarded", "closed")
 LOOKUP_OUTCOMES = {"verify_reference": ("ok", "wrong", "ended"), "issue_pin": ("ok", "failed")}
 
 
+def _items(*keys: str) -> list[SayItem]:
+    """A default list of say items."""
+    return list(keys)
+
+
 class Choice(_Strict):
     """Where a keypress (or spoken word) leads, and what it sets on the way."""
 
@@ -208,8 +218,8 @@ class _Waits(_Strict):
     say: list[SayItem] = Field(default_factory=list)
     timeout_s: int = Field(6, ge=1, le=60)
     retries: int = Field(2, ge=0, le=5)
-    no_input: list[SayItem] = Field(default_factory=lambda: ["no_input"])
-    invalid: list[SayItem] = Field(default_factory=lambda: ["invalid_input"])
+    no_input: list[SayItem] = Field(default_factory=lambda: _items("no_input"))
+    invalid: list[SayItem] = Field(default_factory=lambda: _items("invalid_input"))
     after_retries: Choice
 
 
@@ -273,9 +283,9 @@ class RecordNode(_Strict):
     silence_timeout_s: int = Field(8, ge=1, le=60)
     min_length_s: int = Field(3, ge=0, le=60)
     finish_on_key: str = "#"
-    too_short: list[SayItem] = Field(default_factory=lambda: ["too_short"])
+    too_short: list[SayItem] = Field(default_factory=lambda: _items("too_short"))
     retries: int = Field(1, ge=0, le=3)
-    no_input: list[SayItem] = Field(default_factory=lambda: ["no_input"])
+    no_input: list[SayItem] = Field(default_factory=lambda: _items("no_input"))
     after_retries: Choice
     next: str
 
@@ -631,7 +641,7 @@ class _Checker:
             if hasattr(node, name):
                 self.check_target([*loc, name], getattr(node, name))
         if hasattr(node, "after_retries"):
-            self.check_choice([*loc, "after_retries"], node.after_retries)  # type: ignore[union-attr]
+            self.check_choice([*loc, "after_retries"], node.after_retries)
         if isinstance(node, SetNode | DialNode):
             self.check_set([*loc, "set"], node.set)
         if isinstance(node, MenuNode):
@@ -699,7 +709,7 @@ def _targets(node: Node) -> Iterator[str]:
         if hasattr(node, name):
             yield getattr(node, name)
     if hasattr(node, "after_retries"):
-        yield node.after_retries.goto  # type: ignore[union-attr]
+        yield node.after_retries.goto
     if isinstance(node, MenuNode):
         for choice in node.options.values():
             yield choice.goto
