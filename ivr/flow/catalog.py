@@ -154,7 +154,7 @@ def parse_lines(text: str, path: Path) -> LinesConfig:
         loc: list[Any] = ["lines", line_name]
         if not LINE_NAME.match(line_name):
             problem(loc, f"line name {line_name!r}: use lower-case letters, digits, - or _")
-        flow_path = (path.parent / entry.flow).resolve()
+        flow_path = path.parent / entry.flow
         if not flow_path.is_file():
             problem([*loc, "flow"], f"flow file {entry.flow} does not exist next to {path.name}")
         for index, number in enumerate(entry.numbers):
@@ -188,7 +188,7 @@ def lines_path_for(flow_path: Path) -> Path | None:
     # An invalid lines file next to the flow is still its lines file: refuse it loudly.
     config = load_lines(candidate)
     resolved = flow_path.resolve()
-    return candidate if any(line.flow_path == resolved for line in config.lines) else None
+    return candidate if any(line.flow_path.resolve() == resolved for line in config.lines) else None
 
 
 # --------------------------------------------------------------------------- serving

@@ -194,6 +194,7 @@ class Step:
     state: CallState
     actions: tuple[Action, ...]
     left_node: str | None = None  # the node the caller moved on from, for per-node metrics
+    is_answer: bool = True  # False when the input was refused, or only asked for the region list
 
 
 # --------------------------------------------------------------------------- engine
@@ -208,9 +209,7 @@ def start(flow: Flow) -> Step:
 def step(flow: Flow, state: CallState, event: Event) -> Step:
     """Apply the caller's input at the current node; invalid input re-prompts, never fails."""
     result = _step(flow, state, event)
-    retried = result.state.node == state.node and result.state.tries > state.tries
-    listing = isinstance(event, Digits) and result.state == state  # the region list, asked for
-    if isinstance(event, Start) or retried or listing:
+    if isinstance(event, Start) or not result.is_answer:
         return result
     return replace(result, left_node=state.node)
 
@@ -235,7 +234,7 @@ def _step(flow: Flow, state: CallState, event: Event) -> Step:
     if isinstance(node, LookupNode) and isinstance(event, LookupDone):
         return _lookup(flow, state, node, event)
     # Input at a node that does not wait (a replayed webhook): say the node again.
-    return _enter(flow, state, state.node, ())
+    return replace(_enter(flow, state, state.node, ()), is_answer=False)
 
 
 def _menu(flow: Flow, state: CallState, node: MenuNode, event: Event) -> Step:
@@ -291,7 +290,10 @@ def _lookup(flow: Flow, state: CallState, node: LookupNode, event: LookupDone) -
                 outcome = "ended"
     elif node.op == "issue_pin" and outcome == "ok":
         state = replace(state, pin=event.pin)
-    target = node.outcomes.get(outcome) or next(iter(node.outcomes.values()))
+    if outcome not in node.outcomes:
+        # Never let an unexpected answer open the way: take the op's failure path.
+        outcome = "failed" if node.op == "issue_pin" else ("ended" if outcome == "ended" else "wrong")
+    target = node.outcomes[outcome]
     return _enter(flow, replace(state, tries=0), target, ())
 
 
@@ -300,7 +302,8 @@ def _region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Ste
     if isinstance(event, Digits):
         if node.list_key in event.value and not event.value.strip().isdigit():
             listing = _say(flow, state, node.list_intro) + _region_list(flow, state)
-            return Step(state, (_gather_for(flow, state, node, listing + _say(flow, state, node.say)),))
+            return Step(state, (_gather_for(flow, state, node, listing + _say(flow, state, node.say)),),
+                        is_answer=False)
         region = flow.region_for_code(event.value.strip().zfill(2))
     elif isinstance(event, Speech):
         region = flow.region_for_speech(event.text)
@@ -314,7 +317,8 @@ def _record(flow: Flow, state: CallState, node: RecordNode, event: Event) -> Ste
         state = replace(state, recording_sid=event.recording_sid)
         if event.duration_s < node.min_length_s and state.tries < node.retries:
             state = replace(state, tries=state.tries + 1)
-            return Step(state, (*_say(flow, state, node.too_short), *_record_actions(flow, state, node)))
+            actions = (*_say(flow, state, node.too_short), *_record_actions(flow, state, node))
+            return Step(state, actions, is_answer=False)
         return _enter(flow, replace(state, tries=0), node.next, ())
     if isinstance(event, NoInput) and state.recording_sid is None:
         return _retry(flow, state, node, event)
@@ -336,6 +340,10 @@ def _retry(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
     if tries > node.retries:
         return _follow(flow, state, node.after_retries)
     state = replace(state, tries=tries)
+    return replace(_ask_again(flow, state, node, event), is_answer=False)
+
+
+def _ask_again(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
     reason = node.no_input if isinstance(event, NoInput) else node.invalid
     before = _say(flow, state, reason)
     if isinstance(node, RegionNode) and isinstance(event, NoInput):
@@ -452,7 +460,9 @@ def _say(flow: Flow, state: CallState, items: list[SayItem]) -> tuple[Action, ..
                 actions.append(PlayRecording(state.recording_sid))
             continue
         if isinstance(item, CaseStatusRef):
-            actions.append(_message(flow, f"case_status_{state.case_status or 'new'}", _language(flow, state)))
+            key = f"case_status_{state.case_status}"
+            key = key if key in flow.doc.messages else "case_status_new"
+            actions.append(_message(flow, key, _language(flow, state)))
             continue
         if isinstance(item, ReporterMessageRef):
             if state.reporter_message:
