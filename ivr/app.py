@@ -31,9 +31,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not settings.twilio_auth_token.get_secret_value():
         log.warning("webhook.no_auth_token: TWILIO_AUTH_TOKEN is empty, every webhook will be refused")
 
+    from ivr.admin.routes import bp as admin_bp
+    from ivr.api import bp as api_bp
+    from ivr.operator import bp as operator_bp
     from ivr.ops.routes import bp as ops_bp
     from ivr.voice.routes import bp as voice_bp
 
     app.register_blueprint(voice_bp, url_prefix="/voice")
+    app.register_blueprint(operator_bp, url_prefix="/operator")
+    app.register_blueprint(api_bp, url_prefix="/api")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(ops_bp)
     return app

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ivr.case_reference import hash_pin, new_pin, verify_pin
 from ivr.db import utc_now
 from ivr.flow.engine import LookupDone
-from ivr.models import AuditEvent, Call, Case
+from ivr.models import AuditEvent, Call, Case, CaseDetail
 
 ACTOR = "voice:followup"
 
@@ -60,11 +60,13 @@ def verify_reference(
     call.pin_failures = 0
     call.locked_until = None
     case = session.scalars(select(Case).where(Case.call_id == call.id)).first()
+    detail = session.get(CaseDetail, case.id) if case else None
     session.add(AuditEvent(actor=ACTOR, action="followup.verified", call_id=call.id, detail={}))
     return LookupDone(
         "ok",
         case_status=case.status if case else "new",
-        reporter_message=getattr(case, "reporter_message", None) if case else None,
+        # The call state rides in URLs; a long note is cut rather than bloating every request.
+        reporter_message=(detail.reporter_message or "")[:500] or None if detail else None,
     )
 
 

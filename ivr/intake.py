@@ -154,6 +154,7 @@ def record_intake(
     is_ready: bool,
     kind: str = "report",
     actor: str = "voice",
+    source_call_sid: str | None = None,
 ) -> Intake:
     """The intake for one recording, written once; a repeat only adds what it newly knows."""
     inserted = session.execute(
@@ -162,6 +163,7 @@ def record_intake(
             recording_sid=recording_sid,
             call_id=call.id,
             kind=kind,
+            source_call_sid=source_call_sid or call.call_sid,
             status=PENDING,
             is_ready=is_ready,
             duration_s=duration_s,

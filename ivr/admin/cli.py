@@ -1,82 +1,377 @@
-"""`ivr flow ...` and `ivr prompts ...`: the admin's tools for the menu and its audio."""
+"""The admin's commands: `ivr flow check|show`, `ivr prompts render|check`, `ivr simulate`, `ivr twilio configure`.
+
+Exit codes: 0 when all is well (warnings allowed), 1 when something needs fixing, 2 when the
+command cannot run at all (bad settings or arguments).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from ivr.settings import load_settings
+from ivr.settings import Settings, load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the admin commands to the `ivr` command."""
-    flow = sub.add_parser("flow", help="menu flows")
+    flow = sub.add_parser("flow", help="menu flows: check them, draw them")
     flow_sub = flow.add_subparsers(dest="flow_command", required=True)
-    check = flow_sub.add_parser("check", help="validate a flow file and its prompt audio")
-    check.add_argument("file", nargs="?", type=Path)
+    check = flow_sub.add_parser(
+        "check", help="validate flow files, lines.yaml and prompt audio; exit 1 on errors",
+        description="Checks a flow file (FILE, default IVR_FLOW_PATH) or a lines.yaml and every flow it names, "
+                    "with their prompt audio. Every problem comes with file, line, node and a fix.",
+    )
+    check.add_argument("file", nargs="?", type=Path, help="a flow file or lines.yaml (default: IVR_FLOW_PATH)")
+    check.add_argument("--json", action="store_true", help="one JSON document on stdout, for CI")
+    check.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    check.add_argument("--no-audio", action="store_true", help="skip the prompt audio checks")
+    check.add_argument("--prompts", type=Path, help="prompt audio folder (default: IVR_PROMPTS_DIR)")
     check.set_defaults(func=cmd_flow_check)
+
+    show = flow_sub.add_parser("show", help="draw a flow as SVG or PNG (Graphviz), optionally with call figures")
+    show.add_argument("file", nargs="?", type=Path, help="a flow file (default: the line's flow)")
+    show.add_argument("--line", help="which line's flow (default: the default line)")
+    show.add_argument("-o", "--output", help="file to write (default: <flow name>.<format>; - for stdout)")
+    show.add_argument("--format", choices=("svg", "png", "dot"), default=None,
+                      help="default: from the output file's extension, else svg")
+    show.add_argument("--figures", action="store_true", help="draw how many calls reached and ended at each node")
+    show.add_argument("--days", type=int, default=30, help="period of the figures (0: all time; default 30)")
+    show.add_argument("--language", choices=("kk", "ru", "en"), help="language of the prompt snippets")
+    show.set_defaults(func=cmd_flow_show)
 
     prompts = sub.add_parser("prompts", help="prompt audio for languages Twilio cannot speak")
     prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)
-    render = prompts_sub.add_parser("render", help="render placeholder audio with espeak-ng")
+    render = prompts_sub.add_parser("render", help="render placeholder audio with espeak-ng (every line's flow)")
     render.add_argument("--force", action="store_true", help="redo every file, studio recordings too")
     render.add_argument("--language", action="append", dest="languages")
     render.set_defaults(func=cmd_prompts_render)
-    prompts_sub.add_parser("check", help="list missing or stale prompt audio").set_defaults(
+    prompts_sub.add_parser("check", help="list missing, stale or unplayable prompt audio").set_defaults(
         func=cmd_prompts_check
     )
 
+    simulate = sub.add_parser(
+        "simulate", help="a call in the terminal against the real app, no phone needed",
+        description="Plays one call against the real app (signed webhooks, call state, intake) on scratch "
+                    "storage, printing what the caller hears. Keys come from --keys or are asked for.",
+    )
+    simulate.add_argument("--keys", help="scripted input, one item per menu: e.g. 2,1,05 ('' is silence, "
+                                         "say:Алматы is speech, hangup hangs up); without it you are asked")
+    simulate.add_argument("--record", type=Path, help="WAV file the caller leaves as the report")
+    simulate.add_argument("--to", help="the number dialled (picks the line; default: the default line's)")
+    simulate.add_argument("--line", help="the line to call, by name (see config/lines.yaml)")
+    simulate.add_argument("--from", dest="from_", default=None, help="the caller's number")
+    simulate.add_argument("--flow", type=Path, help="try this flow file instead (e.g. a draft not yet live)")
+    simulate.add_argument("--worker", action="store_true",
+                          help="then run the worker steps: download, store, case, transcript")
+    simulate.set_defaults(func=cmd_simulate)
+
+    twilio = sub.add_parser("twilio", help="Twilio number set-up")
+    twilio_sub = twilio.add_subparsers(dest="twilio_command", required=True)
+    configure = twilio_sub.add_parser(
+        "configure", help="point numbers at this line: voice, fallback and status URLs (POST)",
+    )
+    configure.add_argument("--number", action="append", default=[], help="E.164 number, e.g. +77172141424")
+    configure.add_argument("--all-lines", action="store_true", help="every number in lines.yaml")
+    configure.add_argument("--base-url", help="public base URL (default: IVR_PUBLIC_BASE_URL)")
+    configure.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    configure.set_defaults(func=cmd_twilio_configure)
+
+
+# --------------------------------------------------------------------------- ivr flow check
 
 
 def cmd_flow_check(args: argparse.Namespace) -> int:
-    """Validate a flow; exit 1 on errors (warnings alone exit 0)."""
-    from ivr.flow.schema import FlowError, load_flow
+    """Validate flows, lines and prompt audio; exit 1 on errors (or warnings with --strict)."""
+    from ivr.admin.checks import check_config
 
     settings = load_settings()
     path = args.file or settings.flow_path
+    prompts_dir = args.prompts or settings.prompts_dir
+    report = check_config(path, prompts_dir, check_audio=not args.no_audio)
+    failed = bool(report.errors) or (args.strict and bool(report.warnings))
+    if args.json:
+        print(json.dumps({**report.to_json(), "ok": not failed}, ensure_ascii=False, indent=2))
+        return 1 if failed else 0
+    for finding in report.findings:
+        print(finding)
+    files = ", ".join(report.files) or str(path)
+    counts = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    if report.errors:
+        print(f"{counts} in {files}: fix the errors; the running line keeps its last good version meanwhile",
+              file=sys.stderr)
+    elif failed:
+        print(f"{counts} in {files}: warnings fail with --strict", file=sys.stderr)
+    else:
+        served = "; ".join(f"line {name}: {flow.path} version {flow.version}, {len(flow.doc.nodes)} nodes"
+                           for name, flow in report.flows.items())
+        print(f"ok, {counts} — {served}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- ivr flow show
+
+
+def _flow_to_show(settings: Settings, file: Path | None, line_name: str | None) -> Any:
+    from ivr.flow.catalog import lines_path_for, load_lines
+    from ivr.flow.schema import load_flow
+
+    path = file or settings.flow_path
+    lines_path = lines_path_for(path)
+    if lines_path is None:
+        return load_flow(path)
+    config = load_lines(lines_path)
+    if file is not None and file.name != lines_path.name and not line_name:
+        return load_flow(file)
+    line = config.line_named(line_name) if line_name else config.default
+    if line is None:
+        raise SystemExit(f"no line {line_name!r} in {lines_path}; lines: {', '.join(x.name for x in config.lines)}")
+    return load_flow(line.flow_path)
+
+
+def cmd_flow_show(args: argparse.Namespace) -> int:
+    """Draw a flow: SVG/PNG through Graphviz `dot` (SVG also without it), with call figures on request."""
+    from ivr.flow.diagram import DiagramError, render
+    from ivr.flow.schema import FlowError
+
+    settings = load_settings()
     try:
-        flow = load_flow(path, prompts_dir=settings.prompts_dir)
+        flow = _flow_to_show(settings, args.file, args.line)
     except FlowError as exc:
-        for problem in exc.problems:
-            print(problem)
-        print(f"{len(exc.problems)} error(s): {path} cannot serve calls", file=sys.stderr)
+        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
         return 1
-    for warning in flow.warnings:
-        print(warning)
-    print(f"{path}: ok (version {flow.version}, {len(flow.doc.nodes)} nodes, {len(flow.warnings)} warning(s))")
+    output = args.output
+    image_format = args.format or (Path(output).suffix.lstrip(".") if output and output != "-" else "svg")
+    if image_format not in ("svg", "png", "dot"):
+        print(f"cannot draw {image_format!r}: use svg, png or dot", file=sys.stderr)
+        return 2
+    figures = None
+    if args.figures:
+        from ivr.admin.figures import flow_figures
+        from ivr.db import make_engine, make_sessionmaker
+
+        engine = make_engine(settings.database_url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                figures = flow_figures(session, flow, days=args.days or None)
+        except Exception as exc:
+            print(f"cannot read call figures from the database: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            engine.dispose()
+    try:
+        image = render(flow, image_format, figures, language=args.language)
+    except DiagramError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if output == "-":
+        sys.stdout.buffer.write(image)
+        return 0
+    target = Path(output or f"{flow.name}.{image_format}")
+    target.write_bytes(image)
+    summary = f", {figures.calls} calls ({figures.period})" if figures else ""
+    print(f"{target}: flow {flow.name} version {flow.version}, {len(flow.doc.nodes)} nodes{summary}")
     return 0
 
 
-def cmd_prompts_render(args: argparse.Namespace) -> int:
-    """Render placeholder prompt audio for audio-only languages."""
+# --------------------------------------------------------------------------- ivr prompts
+
+
+def _served_flows(settings: Settings) -> list[Any]:
+    """Every distinct flow the lines serve (the one flow when there is no lines file)."""
+    from ivr.flow.catalog import lines_path_for, load_lines
     from ivr.flow.schema import load_flow
-    from ivr.prompts import render_prompts
+
+    lines_path = lines_path_for(settings.flow_path)
+    paths = [settings.flow_path] if lines_path is None else [line.flow_path for line in load_lines(lines_path).lines]
+    return [load_flow(path) for path in dict.fromkeys(paths)]
+
+
+def cmd_prompts_render(args: argparse.Namespace) -> int:
+    """Render placeholder prompt audio for audio-only languages, for every line's flow."""
+    from ivr.flow.schema import FlowError
+    from ivr.prompts import PromptError, render_prompts
 
     settings = load_settings()
-    flow = load_flow(settings.flow_path)
+    try:
+        flows = _served_flows(settings)
+    except FlowError as exc:
+        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+        return 1
 
     def progress(done: int, total: int, name: str) -> None:
         width = 30
         filled = width * done // max(total, 1)
         print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name:<40}", end="", flush=True)
 
-    report = render_prompts(flow, settings.prompts_dir, force=args.force, languages=args.languages, progress=progress)
-    print(f"\n{report}")
+    for flow in flows:
+        print(f"flow {flow.name}:")
+        try:
+            report = render_prompts(flow, settings.prompts_dir, force=args.force, languages=args.languages,
+                                    progress=progress)
+        except (PromptError, ValueError) as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            return 1
+        print(f"\n{len(report.rendered)} rendered, {len(report.skipped)} up to date, "
+              f"{len(report.kept_studio)} studio recordings kept, {len(report.missing_studio)} studio missing")
     return 0
 
 
 def cmd_prompts_check(args: argparse.Namespace) -> int:
-    """List missing, stale or unplayable prompt audio; exit 1 if any is missing or broken."""
-    from ivr.flow.schema import load_flow
-    from ivr.prompts import check_prompts
+    """List missing, stale or unplayable prompt audio of every line's flow; exit 1 if any is missing or broken."""
+    from ivr.flow.schema import FlowError
+    from ivr.prompts import check_prompts, prompt_text
 
     settings = load_settings()
-    issues = check_prompts(load_flow(settings.flow_path), settings.prompts_dir)
-    for issue in issues:
-        print(issue)
-    errors = [i for i in issues if i.severity == "error"]
-    print(f"{len(errors)} error(s), {len(issues) - len(errors)} warning(s)")
+    try:
+        flows = _served_flows(settings)
+    except FlowError as exc:
+        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+        return 1
+    seen: set[str] = set()
+    errors = warnings = 0
+    for flow in flows:
+        for issue in check_prompts(flow, settings.prompts_dir):
+            if "not used by the flow" in issue.problem and any(prompt_text(f, issue.path) for f in flows):
+                continue  # another line plays it
+            if str(issue) in seen:
+                continue
+            seen.add(str(issue))
+            print(issue)
+            errors += issue.severity == "error"
+            warnings += issue.severity == "warning"
+    print(f"{errors} error(s), {warnings} warning(s)")
     return 1 if errors else 0
 
 
+# --------------------------------------------------------------------------- ivr simulate
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """A call in the terminal against the real app; with --worker, the worker steps after it."""
+    from ivr.flow.schema import FlowError
+    from ivr.simulate import DEFAULT_FROM, CallFailed, Sandbox, ScriptedCaller, TerminalCaller, parse_keys, read_wav
+
+    settings = load_settings()
+    try:
+        recording = read_wav(args.record) if args.record else None
+        keys = parse_keys(args.keys) if args.keys is not None else None
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    caller = ScriptedCaller(keys, recording) if keys is not None else TerminalCaller(recording)
+    try:
+        sandbox = Sandbox(settings, flow_path=args.flow, with_media=args.worker, quiet=True)
+    except FlowError as exc:
+        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+        return 1
+    with sandbox:
+        try:
+            line, number = sandbox.line_for(args.to, args.line)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        flow = sandbox.flows.registry(line).current
+        print(f"Calling {number} (line {line.name}, flow {flow.name} version {flow.version}) "
+              f"from {args.from_ or DEFAULT_FROM}; scratch storage in {sandbox.folder}")
+        try:
+            result = sandbox.call(caller, to=number, line=args.line, from_=args.from_ or DEFAULT_FROM, on_heard=print)
+        except CallFailed as exc:
+            print(f"the call failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"Call {result.call_sid}: {result.duration_s} s, {len(result.recordings)} recording(s)")
+        if result.reference:
+            print(f"Case reference: {result.reference}")
+        else:
+            print("No report was recorded, so there is no case reference.")
+        if args.worker and result.recordings:
+            return _run_worker(sandbox, result)
+        if args.worker:
+            print("No recording was left, so the workers have nothing to do.")
+    return 0
+
+
+def _run_worker(sandbox: Any, result: Any) -> int:
+    """The worker steps on the simulated call, in this process, against the sandbox's storage."""
+    # By name, as the web side enqueues: `ivr` never imports `workers` at module level.
+    jobs = importlib.import_module("workers.jobs")
+    deps_module = importlib.import_module("workers.deps")
+    print("Running the worker steps: download from the Twilio stand-in, store, open the case, transcribe…")
+    deps = deps_module.WorkerDeps.from_settings(sandbox.settings)
+    deps_module.set_worker_deps(deps)
+    try:
+        outcome = sandbox.process(result, jobs.process_intake)
+    finally:
+        deps_module.set_worker_deps(None)
+        deps.close()
+    for error in outcome.errors:
+        print(f"  worker error: {error}", file=sys.stderr)
+    if outcome.case_id is None:
+        print("No case was opened.", file=sys.stderr)
+        return 1
+    print(f"Case #{outcome.case_id} ({result.reference}): status {outcome.status}, "
+          f"transcript {outcome.transcript_status}; intakes {', '.join(outcome.intake_statuses)}; "
+          f"deleted at Twilio: {len(outcome.deleted_at_twilio)}")
+    for text in outcome.transcripts:
+        print(f"  Transcript: {text or '(empty)'}")
+    return 1 if outcome.errors else 0
+
+
+# --------------------------------------------------------------------------- ivr twilio configure
+
+
+def cmd_twilio_configure(args: argparse.Namespace) -> int:
+    """Set each number's voice URL, fallback URL and status callback through Twilio's REST API."""
+    from ivr.flow.catalog import lines_path_for, load_lines, normalise_number
+    from ivr.flow.schema import FlowError
+    from ivr.twilio_setup import TwilioSetupError, configure_number, make_client
+
+    settings = load_settings()
+    config = None
+    try:
+        lines_path = lines_path_for(settings.flow_path)
+        if lines_path is not None:
+            config = load_lines(lines_path)
+    except FlowError as exc:
+        print(f"{exc}\nthe lines file has errors: run `ivr flow check` for fixes", file=sys.stderr)
+        return 1
+    numbers = [normalise_number(n) for n in args.number]
+    if args.all_lines:
+        if config is None:
+            print("there is no lines.yaml next to the flow file: give --number", file=sys.stderr)
+            return 2
+        numbers += [n for line in config.lines for n in line.numbers]
+    numbers = list(dict.fromkeys(numbers))
+    if not numbers:
+        print("give --number +7... (or --all-lines)", file=sys.stderr)
+        return 2
+    base_url = (args.base_url or settings.public_base_url).rstrip("/")
+    if base_url.startswith("http://"):
+        print(f"warning: {base_url} is not https; Twilio's requests (and the caller's data) would travel "
+              "unencrypted", file=sys.stderr)
+    failed = 0
+    try:
+        client = make_client(settings)
+    except TwilioSetupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for number in numbers:
+        try:
+            before, after = configure_number(client, number, base_url, dry_run=args.dry_run)
+        except TwilioSetupError as exc:
+            print(f"{number}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        verb = "would be" if args.dry_run else "is now"
+        print(f"{number} ({after.sid}) {verb}:")
+        for line in after.lines():
+            print(f"  {line}")
+        if before.voice_url and before.voice_url != after.voice_url:
+            print(f"  (was: {before.voice_url})")
+        if config is not None and all(number not in line.numbers for line in config.lines):
+            print(f"  note: {number} is not in {lines_path}, so its calls get the default line "
+                  f"({config.default.name})")
+    return 1 if failed else 0

@@ -128,14 +128,14 @@ def parse_lines(text: str, path: Path) -> LinesConfig:
         doc = LinesDocument.model_validate(located.data)
     except ValidationError as exc:
         for error in exc.errors():
-            loc = [p for p in error["loc"] if p not in ("LineEntry",)]
-            where = ".".join(str(p) for p in loc)
+            at = [p for p in error["loc"] if p not in ("LineEntry",)]
+            where = ".".join(str(p) for p in at)
             message = error["msg"]
             if error["type"] == "extra_forbidden":
-                message = f"unknown field {loc[-1]!r} (a typo?)"
+                message = f"unknown field {at[-1]!r} (a typo?)"
             elif error["type"] == "missing":
-                message = f"missing field {loc[-1]!r}"
-            problems.append(FlowProblem(name, located.line_of(loc), None, f"{where}: {message}"))
+                message = f"missing field {at[-1]!r}"
+            problems.append(FlowProblem(name, located.line_of(at), None, f"{where}: {message}"))
         raise FlowError(problems) from None
 
     warnings: list[FlowProblem] = []

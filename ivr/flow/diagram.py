@@ -182,7 +182,7 @@ def _boxes(flow: Flow, figures: Figures | None, language: Language | None) -> li
     language = language or flow.doc.default_language
     boxes = []
     for node_id, node in flow.doc.nodes.items():
-        subtitle = node.kind
+        subtitle: str = node.kind
         words = _first_words(flow, node, language)
         if words:
             subtitle += f" · “{words}”"
@@ -312,13 +312,13 @@ def _layout(flow: Flow) -> _Layout:
     for node_id in flow.doc.nodes:
         depth.setdefault(node_id, last)
     layout = _Layout()
-    for row in range(max(depth.values(), default=-1) + 1):
-        layout.rows.append([n for n in flow.doc.nodes if depth[n] == row])
+    for level in range(max(depth.values(), default=-1) + 1):
+        layout.rows.append([n for n in flow.doc.nodes if depth[n] == level])
     width = max((len(r) for r in layout.rows), default=1) * (BOX_W + GAP_X)
-    for row_index, row in enumerate(layout.rows):
-        row_width = len(row) * (BOX_W + GAP_X) - GAP_X
+    for row_index, members in enumerate(layout.rows):
+        row_width = len(members) * (BOX_W + GAP_X) - GAP_X
         left = MARGIN + (width - GAP_X - row_width) / 2
-        for column, node_id in enumerate(row):
+        for column, node_id in enumerate(members):
             layout.position[node_id] = (left + column * (BOX_W + GAP_X), MARGIN + 40 + row_index * (BOX_H + GAP_Y))
     return layout
 

@@ -25,7 +25,7 @@ from ivr.flow.engine import CallState, Lookup, Record, Step
 from ivr.flow.schema import Flow
 from ivr.flow.twiml import to_twiml
 from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_call_end, record_intake, release_claim
-from ivr.queueing import enqueue_processing
+from ivr.queueing import enqueue_forget_call, enqueue_processing
 from ivr.services import Services, services
 from ivr.settings import Settings
 from ivr.voice import fallback
@@ -266,9 +266,10 @@ def call_status() -> Response:
     if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
         return Response(status=204)
     seen = svc.tracker.last_seen(call_sid)
+    forget: int | None = None
     try:
         with svc.sessions.begin() as session:
-            record_call_end(
+            call = record_call_end(
                 session,
                 call_sid=call_sid,
                 status=status,
@@ -276,8 +277,18 @@ def call_status() -> Response:
                 last_node=seen.get("node"),
                 flow_version=seen.get("flow", svc.flows.current.version),
             )
+            # Twilio's log of the call holds the number. Calls with a case of their own are
+            # forgotten by the workers once their recordings are safe; the rest (dropped
+            # calls, follow-ups) are forgotten here.
+            if call.is_anonymous and not call.intakes and not svc.settings.keep_on_twilio:
+                forget = call.id
     except SQLAlchemyError:
         log.exception("call.end_not_recorded", extra={"call_sid": call_sid})
+    if forget is not None:
+        try:
+            enqueue_forget_call(svc.queue, forget)
+        except RedisError:
+            log.warning("call.forget_not_queued", extra={"call_id": forget})  # the sweeper will
     return Response(status=204)
 
 
@@ -362,7 +373,7 @@ def _file_followup(
                 return
             intake = record_intake(
                 session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready,
-                kind="followup", actor="voice:followup",
+                kind="followup", actor="voice:followup", source_call_sid=call_sid,
             )
             intake_id = intake.id
             claimed = is_ready and claim_for_enqueue(session, intake.id)

@@ -174,3 +174,16 @@ def test_operator_message_is_read_to_the_reporter(app, twilio: TwilioSimulator) 
     texts = [a.text for a in step.actions if isinstance(a, engine.Say)]
     assert msg(app, "case_status_forwarded") in texts
     assert texts[texts.index(msg(app, "reporter_message_intro")) + 1] == "Позвоните нам в понедельник."
+
+
+def test_message_an_operator_left_is_read_on_the_phone(app, twilio: TwilioSimulator) -> None:
+    from ivr.models import CaseDetail
+
+    reference, pin = report(app, twilio)
+    with app.extensions["ivr"].sessions.begin() as session:
+        case = session.scalars(select(Case).where(Case.reference == reference)).one()
+        session.add(CaseDetail(case_id=case.id, reporter_message="Пожалуйста, позвоните нам ещё раз в понедельник."))
+    result = twilio.call([Press("2"), Press("9"), Press(reference), Press(pin), Press("3")])
+    said = result.said()
+    spoken = said[said.index(msg(app, "reporter_message_intro")) + 1]
+    assert spoken == "Пожалуйста, позвоните нам ещё раз в понедельник."

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("is_recovered", sa.Boolean(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at_twilio", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
         sa.UniqueConstraint("call_sid", name=op.f("uq_calls_call_sid")),
         sa.UniqueConstraint("reference", name=op.f("uq_calls_reference")),
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sa.Column("recording_sid", sa.String(length=64), nullable=False),
         sa.Column("call_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("source_call_sid", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("is_ready", sa.Boolean(), nullable=False),
         sa.Column("duration_s", sa.Integer(), nullable=True),
@@ -72,6 +74,7 @@ def upgrade() -> None:
     with op.batch_alter_table("intakes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_intakes_call_id"), ["call_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_intakes_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_intakes_source_call_sid"), ["source_call_sid"], unique=False)
 
     op.create_table(
         "audit_events",
@@ -103,6 +106,7 @@ def downgrade() -> None:
 
     op.drop_table("audit_events")
     with op.batch_alter_table("intakes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_intakes_source_call_sid"))
         batch_op.drop_index(batch_op.f("ix_intakes_status"))
         batch_op.drop_index(batch_op.f("ix_intakes_call_id"))
 

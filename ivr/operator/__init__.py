@@ -1,0 +1,15 @@
+"""The operator console: blueprint "operator" at /operator (server-rendered, a little JavaScript)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint(
+    "operator",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+from ivr.operator import admin, auth, routes  # noqa: E402, F401  (they register their views on bp)

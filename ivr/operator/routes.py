@@ -1,0 +1,423 @@
+"""The console's pages for case work: the queue, a case, its audio, the overview and the audit log.
+
+Each view checks the person's role (decorators from `auth`) and, for anything about one case,
+`casework.visible_case`: a case of another region answers 404 exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr import i18n
+from ivr.db import utc_now
+from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator, StoredRecording
+from ivr.operator import bp, casework, charts, queries, recordings
+from ivr.operator.auth import (
+    _,
+    cases_only,
+    locale,
+    now_local,
+    principal,
+    region_codes,
+    roles,
+    supervisors_only,
+)
+from ivr.operator.forms import (
+    ActionForm,
+    AssignForm,
+    CategoryForm,
+    NoteForm,
+    RegionForm,
+    ReporterMessageForm,
+    StatusForm,
+)
+from ivr.services import services
+
+LANGUAGES = queries.LANGUAGES
+POLL_INTERVAL_S = 15
+
+
+def queue_filters() -> queries.QueueFilters:
+    """The queue's filters from the query string."""
+    return queries.parse_filters(request.args, region_codes())
+
+
+def _queue_context(db: Session) -> dict[str, Any]:
+    person = principal()
+    filters = queue_filters()
+    page = queries.list_cases(db, person, filters)
+    waiting = queries.waiting_by_region(db, person)
+    visible_regions = region_codes() if person.sees_all_regions else list(person.region_codes)
+    args = {k: v for k, v in request.args.items() if k not in ("page", "partial")}
+    return {
+        "page": page,
+        "filters": filters,
+        "waiting": waiting,
+        "waiting_total": sum(waiting.values()),
+        "visible_regions": visible_regions,
+        "languages": LANGUAGES,
+        "statuses": CASE_STATUSES,
+        "page_args": args,
+        "updated": now_local(),
+        "poll_s": POLL_INTERVAL_S,
+    }
+
+
+@bp.get("/")
+@cases_only
+def queue() -> str:
+    """The queue of reports this person may see."""
+    with services().sessions() as db:
+        context = _queue_context(db)
+    return render_template("operator/queue.html", **context)
+
+
+@bp.get("/queue/live")
+@cases_only
+def queue_live() -> str:
+    """The queue's changing part, fetched by the page every few seconds (no full reload)."""
+    with services().sessions() as db:
+        context = _queue_context(db)
+    return render_template("operator/_queue_live.html", **context)
+
+
+# ---------------------------------------------------------------- one case
+
+
+def _case_or_404(db: Session, case_id: int) -> Case:
+    try:
+        return casework.visible_case(db, principal(), case_id)
+    except casework.CaseHidden:
+        abort(404)
+
+
+def _unlocked(intake_id: int) -> bool:
+    """Whether this session's supervisor unlocked this original voice, and not too long ago."""
+    granted = session.get("originals", {}).get(str(intake_id))
+    return bool(granted) and utc_now().timestamp() - float(granted) < casework.ORIGINAL_GRANT.total_seconds()
+
+
+def _render_case(db: Session, case: Case, *, contact: str | None = None, status: int = 200) -> tuple[str, int]:
+    person = principal()
+    view = queries.case_view(db, case)
+    if person.is_supervisor:
+        view.assignable = casework.assignable_operators(db, case)
+    players = []
+    for recording in view.recordings:
+        stored = recording.stored
+        version = recordings.default_version(case, stored)
+        protected = stored is not None and recordings.is_voice_protected(case, stored)
+        unlocked = protected and person.is_supervisor and _unlocked(recording.intake.id)
+        problem = None
+        if stored is None:
+            problem = "case.audio_missing"
+        elif stored.purged_at is not None:
+            problem = "case.audio_purged"
+        elif protected and not stored.disguised_key:
+            problem = "case.disguise_missing"
+        players.append(
+            {
+                "recording": recording,
+                "version": version,
+                "is_protected": protected,
+                "is_unlocked": unlocked,
+                "problem": problem,
+                "src": url_for("operator.recording_audio", intake_id=recording.intake.id, v=version),
+                "original_src": url_for("operator.recording_audio", intake_id=recording.intake.id, v="original"),
+            }
+        )
+    status_form = StatusForm()
+    audit_rows = queries.audit_for_case(db, case) if person.is_supervisor else []
+    return render_template(
+        "operator/case.html",
+        view=view,
+        case=case,
+        players=players,
+        contact=contact,
+        allowed_statuses=casework.allowed_statuses(person, case),
+        close_reasons=casework.CLOSE_REASONS,
+        categories=casework.CATEGORIES,
+        regions=region_codes(),
+        status_form=status_form,
+        assign_form=AssignForm(),
+        category_form=CategoryForm(),
+        region_form=RegionForm(),
+        note_form=NoteForm(),
+        message_form=ReporterMessageForm(),
+        audit_rows=audit_rows,
+        can_claim=case.assignee_id != person.id and (case.assignee_id is None or person.is_supervisor),
+        wait_s=_wait_s(case, view.detail.first_handled_at if view.detail else None),
+    ), status
+
+
+def _aware(moment: datetime) -> datetime:
+    return i18n.local_time(moment) or moment
+
+
+def _wait_s(case: Case, handled_at: datetime | None) -> float | None:
+    if handled_at is None:
+        return None
+    return (_aware(handled_at) - _aware(case.created_at)).total_seconds()
+
+
+def _audit_view(db: Session, case: Case) -> None:
+    """Reading a report is access to it too: one audit row per person and case per window."""
+    person = principal()
+    since = utc_now() - casework.LISTEN_AUDIT_WINDOW
+    recent = db.scalars(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.actor == person.actor,
+            AuditEvent.action == "case.viewed",
+            AuditEvent.call_id == case.call_id,
+            AuditEvent.at >= since,
+        )
+        .limit(1)
+    ).first()
+    if recent is None:
+        casework.audit(db, person, "case.viewed", case)
+
+
+@bp.get("/cases/<int:case_id>")
+@cases_only
+def case_page(case_id: int) -> tuple[str, int]:
+    """One case: recordings, transcript, metadata, and what can be done to it."""
+    with services().sessions.begin() as db:
+        case = _case_or_404(db, case_id)
+        _audit_view(db, case)
+        casework.mark_seen(db, principal(), case)
+        return _render_case(db, case)
+
+
+def _act(case_id: int, action: Any, form: Any = None) -> Response | tuple[str, int]:
+    """Run one change on a case in a transaction; errors come back as a message on the page."""
+    form = form or ActionForm()
+    with services().sessions.begin() as db:
+        case = _case_or_404(db, case_id)
+        if not form.validate_on_submit():
+            flash(_("form.required"), "error")
+            return redirect(url_for("operator.case_page", case_id=case_id))
+        try:
+            action(db, case, form)
+        except casework.NotAllowed as exc:
+            abort(403, description=exc.code)
+        except casework.Invalid as exc:
+            flash(_(exc.code), "error")
+            return redirect(url_for("operator.case_page", case_id=case_id))
+    flash(_("case.saved"), "ok")
+    return redirect(url_for("operator.case_page", case_id=case_id))
+
+
+@bp.post("/cases/<int:case_id>/claim")
+@cases_only
+def claim_case(case_id: int) -> Any:
+    """Take the case."""
+    return _act(case_id, lambda db, case, form: casework.claim(db, principal(), case))
+
+
+@bp.post("/cases/<int:case_id>/assign")
+@cases_only
+def assign_case(case_id: int) -> Any:
+    """Give the case to someone (supervisors)."""
+
+    def action(db: Session, case: Case, form: AssignForm) -> None:
+        raw = form.assignee.data or ""
+        casework.assign(db, principal(), case, int(raw) if raw.isdigit() else None)
+
+    return _act(case_id, action, AssignForm())
+
+
+@bp.post("/cases/<int:case_id>/status")
+@cases_only
+def change_status(case_id: int) -> Any:
+    """Move the case to another status."""
+
+    def action(db: Session, case: Case, form: StatusForm) -> None:
+        casework.change_status(db, principal(), case, form.status.data or "", form.reason.data or None)
+
+    return _act(case_id, action, StatusForm())
+
+
+@bp.post("/cases/<int:case_id>/category")
+@cases_only
+def set_category(case_id: int) -> Any:
+    """Classify the case."""
+    return _act(case_id, lambda db, case, form: casework.set_category(db, principal(), case, form.category.data),
+                CategoryForm())
+
+
+@bp.post("/cases/<int:case_id>/region")
+@supervisors_only
+def set_region(case_id: int) -> Any:
+    """Route the case to a region (supervisors)."""
+    return _act(
+        case_id,
+        lambda db, case, form: casework.set_region(db, principal(), case, form.region.data, set(region_codes())),
+        RegionForm(),
+    )
+
+
+@bp.post("/cases/<int:case_id>/notes")
+@cases_only
+def add_note(case_id: int) -> Any:
+    """Add a note."""
+    return _act(case_id, lambda db, case, form: casework.add_note(db, principal(), case, form.text.data or ""),
+                NoteForm())
+
+
+@bp.post("/cases/<int:case_id>/reporter-message")
+@cases_only
+def set_reporter_message(case_id: int) -> Any:
+    """Write the message the caller hears on calling back."""
+    return _act(
+        case_id,
+        lambda db, case, form: casework.set_reporter_message(db, principal(), case, form.text.data or ""),
+        ReporterMessageForm(),
+    )
+
+
+@bp.post("/cases/<int:case_id>/contact")
+@cases_only
+def show_contact(case_id: int) -> tuple[str, int]:
+    """Decrypt the named caller's contact for this one page view, and audit it."""
+    form = ActionForm()
+    with services().sessions.begin() as db:
+        case = _case_or_404(db, case_id)
+        if not form.validate_on_submit():
+            abort(400)
+        contact = casework.reveal_contact(db, principal(), case, services().cipher)
+        if contact is None:
+            abort(404)
+        return _render_case(db, case, contact=contact)
+
+
+@bp.post("/recordings/<int:intake_id>/original")
+@supervisors_only
+def unlock_original(intake_id: int) -> Response:
+    """A supervisor's explicit, audited choice to hear an anonymous caller's own voice."""
+    with services().sessions.begin() as db:
+        try:
+            case, intake = casework.visible_intake(db, principal(), intake_id)
+        except casework.CaseHidden:
+            abort(404)
+        casework.unlock_original(db, principal(), case, intake)
+    originals = dict(session.get("originals", {}))
+    originals[str(intake_id)] = utc_now().timestamp()
+    session["originals"] = originals
+    return redirect(url_for("operator.case_page", case_id=case.id) + f"#recording-{intake_id}")
+
+
+@bp.get("/recordings/<int:intake_id>/audio")
+@cases_only
+def recording_audio(intake_id: int) -> Response:
+    """The decrypted recording, streamed with Range support; every listen is audited."""
+    person = principal()
+    with services().sessions.begin() as db:
+        try:
+            case, intake = casework.visible_intake(db, person, intake_id)
+        except casework.CaseHidden:
+            abort(404)
+        stored = db.scalars(select(StoredRecording).where(StoredRecording.intake_id == intake.id)).first()
+        version = request.args.get("v") or recordings.default_version(case, stored)
+        try:
+            key = recordings.storage_key(person, case, stored, version, has_unlocked=_unlocked(intake_id))
+        except recordings.Unavailable as exc:
+            abort(exc.status, description=exc.code)
+        casework.record_listen(db, person, case, intake, version)
+    try:
+        audio = recordings.read_audio(key)
+    except recordings.Unavailable as exc:
+        abort(exc.status, description=exc.code)
+    return recordings.audio_response(request, audio)
+
+
+# ---------------------------------------------------------------- supervisors
+
+
+@bp.get("/overview")
+@supervisors_only
+def overview() -> str:
+    """Reports per day and region, waiting times, where callers hang up: as charts."""
+    try:
+        days = min(max(int(request.args.get("days", "30")), 7), 365)
+    except ValueError:
+        days = 30
+    with services().sessions() as db:
+        figures = queries.overview(db, principal(), days=days)
+    lang = locale()
+    day_chart = charts.columns(
+        [(day.strftime("%d.%m"), count) for day, count in figures.days], title=_("overview.per_day"),
+    )
+    region_chart = charts.bars(
+        [(region_name_of(code), count) for code, count in figures.regions], title=_("overview.per_region"),
+        width=480, label_width=170,
+    )
+    wait_chart = charts.bars(
+        [(region_name_of(code), (stats.median_s or 0) / 60) for code, stats in figures.waits_by_region
+         if stats.median_s is not None],
+        title=_("overview.waiting") + " · " + _("overview.median"),
+        value_label=lambda minutes: i18n.format_wait(minutes * 60, lang), width=480, label_width=170,
+    )
+    dropped_chart = charts.bars(
+        [(f"{node or _('overview.step_unknown')} · {_('call_status.' + status)}", count)
+         for node, status, count in figures.dropped],
+        title=_("overview.dropped"),
+    )
+    return render_template(
+        "operator/overview.html",
+        figures=figures,
+        days=days,
+        day_chart=day_chart,
+        region_chart=region_chart,
+        wait_chart=wait_chart,
+        dropped_chart=dropped_chart,
+    )
+
+
+def region_name_of(code: str | None) -> str:
+    """A region's name for charts."""
+    from ivr.operator.auth import region_name
+
+    return region_name(code)
+
+
+@bp.get("/audit")
+@supervisors_only
+def audit_log() -> str:
+    """People's recent actions across the console."""
+    before = request.args.get("before", "")
+    with services().sessions() as db:
+        rows = queries.recent_audit(db, before_id=int(before) if before.isdigit() else None)
+        people = list(db.scalars(select(Operator).order_by(Operator.display_name)))
+    return render_template("operator/audit.html", rows=rows, people=people, subject=None)
+
+
+@bp.get("/audit/users/<int:operator_id>")
+@roles("supervisor", "admin")
+def user_audit(operator_id: int) -> str:
+    """What one person did (supervisors and admins)."""
+    before = request.args.get("before", "")
+    with services().sessions() as db:
+        subject = db.get(Operator, operator_id)
+        if subject is None:
+            abort(404)
+        before_id = int(before) if before.isdigit() else None
+        rows = queries.audit_for_actor(db, f"operator:{operator_id}", before_id=before_id)
+        people = list(db.scalars(select(Operator).order_by(Operator.display_name)))
+    return render_template("operator/audit.html", rows=rows, people=people, subject=subject)
+
+
+@bp.get("/cases/<int:case_id>/audit")
+@supervisors_only
+def case_audit(case_id: int) -> str:
+    """Everything that happened to one case."""
+    with services().sessions() as db:
+        case = _case_or_404(db, case_id)
+        rows = queries.audit_for_case(db, case)
+    return render_template("operator/audit.html", rows=rows, people=[], subject=None, case=case)
+

@@ -1,0 +1,138 @@
+"""Every console route, as every role, against a case of another region: 403 or 404, never the case.
+
+Rules are enforced on each request (list, detail, audio, actions), not only hidden in menus.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.operator.console import Console, csrf_token, sign_in
+
+# (method, path, data): {case}, {intake} are the other region's case and its recording.
+CASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
+    ("GET", "/operator/cases/{case}", {}),
+    ("GET", "/operator/cases/{case}/audit", {}),
+    ("GET", "/operator/recordings/{intake}/audio", {}),
+    ("GET", "/operator/recordings/{intake}/audio?v=original", {}),
+    ("POST", "/operator/cases/{case}/claim", {}),
+    ("POST", "/operator/cases/{case}/assign", {"assignee": ""}),
+    ("POST", "/operator/cases/{case}/status", {"status": "in_review"}),
+    ("POST", "/operator/cases/{case}/category", {"category": "bribery"}),
+    ("POST", "/operator/cases/{case}/region", {"region": "02"}),
+    ("POST", "/operator/cases/{case}/notes", {"text": "x"}),
+    ("POST", "/operator/cases/{case}/reporter-message", {"text": "x"}),
+    ("POST", "/operator/cases/{case}/contact", {}),
+    ("POST", "/operator/recordings/{intake}/original", {}),
+]
+
+
+@pytest.fixture
+def world(console: Console) -> dict[str, Any]:
+    """Almaty and Karaganda operators, a supervisor, an admin; a named case in Karaganda."""
+    console.add_user("almaty", regions=["02"])
+    console.add_user("karaganda", regions=["13"])
+    console.add_user("dana", role="supervisor")
+    console.add_user("root", role="admin")
+    case = console.add_case(region="13", is_anonymous=False, contact="77011112233")
+    anonymous = console.add_case(region="13")
+    return {"case": case, "anonymous": anonymous}
+
+
+def _request(client: Any, method: str, path: str, data: dict[str, str]) -> Any:
+    if method == "GET":
+        return client.get(path)
+    return client.post(path, data={**data, "csrf_token": _token(client)})
+
+
+def _token(client: Any) -> str:
+    # Any console page carries the session's CSRF token; the login page does for everyone.
+    for page in ("/operator/", "/operator/admin/users", "/operator/login"):
+        response = client.get(page)
+        if response.status_code == 200:
+            return csrf_token(client, page)
+    raise AssertionError("no page with a CSRF token")
+
+
+@pytest.mark.parametrize("username", ["almaty", "root"])
+def test_every_case_route_refuses_a_person_outside_the_case(app, console: Console, world, username: str) -> None:
+    client = app.test_client()
+    assert sign_in(client, username).status_code == 302
+    before = len(console.audit())
+    for ref in (world["case"], world["anonymous"]):
+        for method, template, data in CASE_ROUTES:
+            path = template.format(case=ref.id, intake=ref.intake_id)
+            response = _request(client, method, path, data)
+            assert response.status_code in (403, 404), f"{username} {method} {path}: {response.status_code}"
+            body = response.get_data(as_text=True)
+            assert ref.audio[0] not in response.get_data() and "77011112233" not in body
+            assert "В акимате требовали" not in body  # the transcript
+    case = console.case(world["case"].id)
+    assert (case.status, case.assignee_id, case.category, case.region_code) == ("new", None, None, "13")
+    people = [e for e in console.audit()[before:] if e.actor.startswith("operator:")]
+    assert {e.action for e in people} <= {"operator.signed_in"}  # nothing was read or changed
+
+
+def test_operator_of_another_region_sees_nothing_of_it_in_lists(app, console: Console, world) -> None:
+    client = app.test_client()
+    sign_in(client, "almaty")
+    for path in ("/operator/", "/operator/queue/live", "/operator/?status=&region=13"):
+        body = client.get(path).get_data(as_text=True)
+        assert world["case"].id not in _case_ids(body)
+        assert console.case(world["case"].id).reference not in body
+
+
+def _case_ids(body: str) -> set[int]:
+    import re
+
+    return {int(found) for found in re.findall(r'data-case="(\d+)"', body)}
+
+
+def test_people_of_the_region_and_supervisors_get_the_case(app, console: Console, world) -> None:
+    for username in ("karaganda", "dana"):
+        client = app.test_client()
+        sign_in(client, username)
+        assert world["case"].id in _case_ids(client.get("/operator/").get_data(as_text=True))
+        assert client.get(f"/operator/cases/{world['case'].id}").status_code == 200
+        assert client.get(f"/operator/recordings/{world['case'].intake_id}/audio").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/operator/", {"karaganda", "dana"}),
+        ("/operator/overview", {"dana"}),
+        ("/operator/audit", {"dana"}),
+        ("/operator/admin/users", {"root"}),
+        ("/operator/admin/system", {"root"}),
+    ],
+)
+def test_pages_by_role(app, console: Console, world, path: str, allowed: set[str]) -> None:
+    for username in ("karaganda", "dana", "root"):
+        client = app.test_client()
+        sign_in(client, username)
+        expected = 200 if username in allowed else 403
+        assert client.get(path).status_code == expected, (username, path)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(app, world) -> None:
+    client = app.test_client()
+    ref = world["case"]
+    for path in ("/operator/", f"/operator/cases/{ref.id}", f"/operator/recordings/{ref.intake_id}/audio",
+                 "/operator/overview", "/operator/admin/users"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/operator/login" in response.headers["Location"], path
+
+
+def test_operator_cannot_assign_or_hear_originals_even_in_their_region(app, console: Console, world) -> None:
+    client = app.test_client()
+    sign_in(client, "karaganda")
+    ref = world["anonymous"]
+    token = _token(client)
+    for path, data in ((f"/operator/cases/{ref.id}/assign", {"assignee": ""}),
+                       (f"/operator/recordings/{ref.intake_id}/original", {}),
+                       (f"/operator/cases/{ref.id}/region", {"region": "02"})):
+        assert client.post(path, data={**data, "csrf_token": token}).status_code == 403, path
+    assert client.get(f"/operator/recordings/{ref.intake_id}/audio?v=original").status_code == 403

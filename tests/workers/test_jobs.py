@@ -1,0 +1,342 @@
+"""process_intake and its follow-up jobs, on a real Redis, SQLite and PostgreSQL, and a fake Twilio."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from typing import Any
+
+import pytest
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+
+from ivr.models import DONE, FAILED, Case, Intake, StoredRecording, Transcript
+from ivr.queueing import job_id_for
+from tests.support.fake_twilio_api import FakeTwilioApi
+from tests.workers.test_jobs_support import (
+    FailingTranscriber,
+    WebhookReceiver,
+    add_intake,
+    audit_actions,
+    call_of,
+    count,
+    deps,
+    fake_api,
+    fast_retries,
+    make_wav,
+    run_jobs,
+    set_call_status,
+    transcriber,
+    use_settings,
+    worker_settings,
+)
+from workers import jobs
+from workers.deps import WorkerDeps
+from workers.jobs import process_intake, release_at_twilio
+
+__all__ = ["deps", "fake_api", "fast_retries", "transcriber", "worker_settings"]  # fixtures in use
+
+
+def stored_row(deps: WorkerDeps, intake_id: int) -> StoredRecording:
+    with deps.sessions() as session:
+        return session.scalars(select(StoredRecording).where(StoredRecording.intake_id == intake_id)).one()
+
+
+def the_case(deps: WorkerDeps) -> Case:
+    with deps.sessions() as session:
+        return session.scalars(select(Case)).one()
+
+
+def intake_row(deps: WorkerDeps, intake_id: int) -> Intake:
+    with deps.sessions() as session:
+        return session.get_one(Intake, intake_id)
+
+
+def recording_sid_of(deps: WorkerDeps, intake_id: int) -> str:
+    return intake_row(deps, intake_id).recording_sid
+
+
+def test_process_intake_stores_opens_case_and_deletes_at_twilio(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    audio = make_wav(6)
+    intake_id = add_intake(deps, fake_api, audio=audio, duration_s=6, region_code="02", language="kk")
+    sid = recording_sid_of(deps, intake_id)
+
+    run_jobs(deps.queue)
+
+    assert intake_row(deps, intake_id).status == DONE
+    stored = stored_row(deps, intake_id)
+    assert stored.storage_key == f"intake-{intake_id}/original.wav" and stored.disguised_key is None
+    with deps.store.open(stored.storage_key) as handle:
+        assert handle.read() == audio  # decrypts to exactly what Twilio served
+    assert stored.sha256 == hashlib.sha256(audio).hexdigest() and stored.deleted_at_twilio is not None
+    assert not fake_api.has_recording(sid)
+    assert fake_api.requests_matching("DELETE", f"/Recordings/{sid}.json")
+    case = the_case(deps)
+    assert (case.status, case.region_code, case.language, case.transcript_status) == ("new", "02", "kk", "done")
+    assert case.reference and not case.has_new_info and not case.is_recovered
+    with deps.sessions() as session:
+        transcript = session.scalars(select(Transcript)).one()
+    assert transcript.status == "done" and transcript.language == "kk" and "bribe" in (transcript.text or "")
+    assert audit_actions(deps.sessions) == [
+        "recording.stored",
+        "case.opened",
+        "recording.deleted_at_twilio",
+        "transcript.created",
+        "intake.processed",
+    ]
+    assert not fake_api.requests_matching("DELETE", "/Calls/")  # the caller left a name: call log stays
+
+
+def test_process_intake_run_twice_changes_nothing(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    intake_id = add_intake(deps, fake_api, enqueue=False)
+    process_intake(intake_id)
+    events = audit_actions(deps.sessions)
+    requests = len(fake_api.requests)
+
+    process_intake(intake_id)
+
+    assert audit_actions(deps.sessions) == events
+    assert len(fake_api.requests) == requests
+    assert count(deps.sessions, Case) == count(deps.sessions, StoredRecording) == 1
+
+
+def test_concurrent_runs_give_one_case_and_one_file(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    intake_id = add_intake(deps, fake_api, enqueue=False)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            process_intake(intake_id)
+        except Exception as error:  # a lost race may fail; the others must finish the work
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    if errors:
+        process_intake(intake_id)  # what RQ's retry would do
+
+    assert intake_row(deps, intake_id).status == DONE
+    assert count(deps.sessions, Case) == count(deps.sessions, StoredRecording) == 1
+    actions = audit_actions(deps.sessions)
+    for action in ("recording.stored", "case.opened", "recording.deleted_at_twilio", "transcript.created"):
+        assert actions.count(action) == 1, (action, actions)
+    assert list(deps.store.keys()) == [f"intake-{intake_id}/original.wav"]
+
+
+class Crash(BaseException):
+    """Stands in for SIGKILL: no except clause of the job catches it."""
+
+
+@pytest.mark.parametrize("crash_at", ["after_put", "after_row", "after_twilio_delete", "after_case"])
+def test_killed_mid_step_then_rerun_loses_and_duplicates_nothing(
+    deps: WorkerDeps, fake_api: FakeTwilioApi, monkeypatch: pytest.MonkeyPatch, crash_at: str
+) -> None:
+    intake_id = add_intake(deps, fake_api, is_anonymous=True, enqueue=False)
+    armed = [True]
+
+    def crash_after(target: Any, name: str) -> None:
+        real = getattr(target, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            if armed[0]:
+                armed[0] = False
+                raise Crash()
+            return result
+
+        monkeypatch.setattr(target, name, wrapper)
+
+    if crash_at == "after_put":
+        crash_after(deps.store, "put")
+    elif crash_at == "after_row":
+        crash_after(jobs, "insert_once")
+    elif crash_at == "after_twilio_delete":
+        crash_after(jobs.download, "delete_recording")
+    else:
+        crash_after(jobs, "open_case")
+    with pytest.raises(Crash):
+        process_intake(intake_id)
+
+    process_intake(intake_id)
+
+    assert intake_row(deps, intake_id).status == DONE
+    assert count(deps.sessions, Case) == count(deps.sessions, StoredRecording) == 1
+    actions = audit_actions(deps.sessions)
+    for action in ("recording.stored", "recording.deleted_at_twilio", "transcript.created", "intake.processed"):
+        assert actions.count(action) == 1, (action, actions)
+    assert actions.count("case.opened") == 1 and "case.updated" not in actions
+    assert sorted(deps.store.keys()) == [f"intake-{intake_id}/disguised.wav", f"intake-{intake_id}/original.wav"]
+
+
+def test_anonymous_call_gets_a_disguised_copy_and_its_call_log_deleted(
+    deps: WorkerDeps, fake_api: FakeTwilioApi
+) -> None:
+    audio = make_wav(5)
+    intake_id = add_intake(deps, fake_api, audio=audio, is_anonymous=True)
+    call_sid = fake_api.requests[0].path if fake_api.requests else None
+    assert call_sid is None
+
+    run_jobs(deps.queue)
+
+    stored = stored_row(deps, intake_id)
+    assert stored.disguised_key == f"intake-{intake_id}/disguised.wav"
+    with deps.store.open(stored.disguised_key) as handle:
+        disguised = handle.read()
+    assert disguised != audio and abs(len(disguised) - len(audio)) < 0.05 * len(audio)
+    case = the_case(deps)
+    assert case.is_anonymous and case.call_deleted_at_twilio is not None
+    assert [r.method for r in fake_api.requests_matching(path_contains="/Calls/")] == ["DELETE"]
+    assert "call.deleted_at_twilio" in audit_actions(deps.sessions)
+
+
+def test_recording_stays_at_twilio_while_the_call_lasts(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    intake_id = add_intake(deps, fake_api, call_status="in-progress", is_anonymous=True)
+    sid = recording_sid_of(deps, intake_id)
+    deps.queue.connection.flushdb()  # nothing else on the queue but what the job schedules
+    process_intake(intake_id)
+
+    assert fake_api.has_recording(sid) and not fake_api.requests_matching("DELETE")
+    assert the_case(deps).id and intake_row(deps, intake_id).status == DONE
+    release = Job.fetch(f"release-{intake_id}", connection=deps.queue.connection)
+    assert release.get_status() == JobStatus.SCHEDULED
+
+    set_call_status(deps.sessions, intake_id, "completed")
+    assert release_at_twilio(intake_id)
+    assert not fake_api.has_recording(sid)
+    assert [r.method for r in fake_api.requests_matching("DELETE")] == ["DELETE", "DELETE"]  # recording, call
+
+
+def test_keep_on_twilio_leaves_the_recording(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    use_settings(deps, keep_on_twilio=True)
+    intake_id = add_intake(deps, fake_api, is_anonymous=True)
+    run_jobs(deps.queue)
+    assert intake_row(deps, intake_id).status == DONE
+    assert fake_api.has_recording(recording_sid_of(deps, intake_id))
+    assert not fake_api.requests_matching("DELETE")
+
+
+def test_twilio_404_then_200_is_retried_within_the_job(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    intake_id = add_intake(deps, fake_api, enqueue=False)
+    fake_api.fail_next(recording_sid_of(deps, intake_id), 3, 404)
+    fake_api.fail_next(recording_sid_of(deps, intake_id), 1, 503)
+    process_intake(intake_id)
+    assert intake_row(deps, intake_id).status == DONE
+    assert len(fake_api.requests_matching("GET", "/Recordings/RE")) == 5
+
+
+def test_twilio_timeout_then_200(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    intake_id = add_intake(deps, fake_api, enqueue=False)
+    fake_api.fail_next(recording_sid_of(deps, intake_id), 1, "timeout", stall_s=1.5)
+    process_intake(intake_id)
+    assert intake_row(deps, intake_id).status == DONE
+
+
+def test_corrupt_audio_fails_after_retries_with_a_clear_error(
+    deps: WorkerDeps, fake_api: FakeTwilioApi, fast_retries: list[int]
+) -> None:
+    intake_id = add_intake(deps, fake_api, audio=b"RIFF\x00\x00not really audio" * 50, duration_s=5)
+
+    run_jobs(deps.queue)
+
+    intake = intake_row(deps, intake_id)
+    assert intake.status == FAILED and intake.attempts == len(fast_retries) + 1
+    assert intake.last_error and intake.last_error.startswith("BadAudio")
+    assert "+7701" not in intake.last_error and "http" not in intake.last_error
+    assert audit_actions(deps.sessions, intake_id=intake_id) == ["intake.failed"]
+    assert count(deps.sessions, Case) == 0
+    assert fake_api.has_recording(intake.recording_sid)  # Twilio's copy is all there is: kept
+    job = Job.fetch(job_id_for(intake_id), connection=deps.queue.connection)
+    assert job.get_status() == JobStatus.FAILED and job.args == (intake_id,)
+
+
+def test_audio_of_the_wrong_length_is_refused(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    intake_id = add_intake(deps, fake_api, audio=make_wav(2), duration_s=30, enqueue=False)
+    with pytest.raises(jobs.AudioMismatch):
+        process_intake(intake_id)
+    intake = intake_row(deps, intake_id)
+    assert intake.status == FAILED and "AudioMismatch" in (intake.last_error or "")
+    assert count(deps.sessions, StoredRecording) == 0 and not list(deps.store.keys())
+
+
+@pytest.mark.parametrize("transcriber", [lambda: FailingTranscriber(failures=1)], indirect=True)
+def test_transcription_failure_opens_the_case_and_retries_later(
+    deps: WorkerDeps, fake_api: FakeTwilioApi, transcriber: FailingTranscriber
+) -> None:
+    intake_id = add_intake(deps, fake_api, enqueue=False)
+    process_intake(intake_id)
+
+    assert intake_row(deps, intake_id).status == DONE
+    case = the_case(deps)
+    assert case.transcript_status == "failed"
+    with deps.sessions() as session:
+        transcript = session.scalars(select(Transcript)).one()
+    assert transcript.status == "failed" and transcript.text is None
+    assert transcript.error == "TranscriptionFailed: model failed to run"
+    job = Job.fetch(f"transcribe-{intake_id}", connection=deps.queue.connection)
+    assert job.func_name == "workers.jobs.transcribe_intake" and job.args == (intake_id,)
+
+    run_jobs(deps.queue, until=lambda: the_case(deps).transcript_status == "done")
+
+    with deps.sessions() as session:
+        transcript = session.scalars(select(Transcript)).one()
+    assert transcript.status == "done" and transcript.attempts == 2 and transcript.error is None
+    assert audit_actions(deps.sessions).count("transcript.created") == 1
+
+
+@pytest.mark.parametrize("transcriber", [lambda: FailingTranscriber(failures=1, sleep_s=3)], indirect=True)
+def test_transcription_timeout_never_blocks_the_case(
+    deps: WorkerDeps, fake_api: FakeTwilioApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "TRANSCRIBE_GRACE_S", 0.3)
+    use_settings(deps, transcribe_timeout_s=0)
+    intake_id = add_intake(deps, fake_api, enqueue=False)
+    process_intake(intake_id)
+    assert intake_row(deps, intake_id).status == DONE
+    assert the_case(deps).transcript_status == "failed"
+    with deps.sessions() as session:
+        assert (session.scalars(select(Transcript.error)).one() or "").startswith("TranscriptionTimeout")
+
+
+def test_follow_up_recording_updates_the_case(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    first = add_intake(deps, fake_api, enqueue=False)
+    call_sid = call_of(deps.sessions, first).call_sid
+    process_intake(first)
+    second = add_intake(deps, fake_api, call_sid=call_sid, kind="followup", enqueue=False)
+    process_intake(second)
+    process_intake(second)
+
+    case = the_case(deps)
+    assert case.has_new_info and count(deps.sessions, Case) == 1
+    assert audit_actions(deps.sessions, intake_id=second).count("case.updated") == 1
+
+
+def test_urgent_case_is_posted_to_the_webhook_once_with_ids_only(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
+    with WebhookReceiver(fail_first=1) as receiver:
+        use_settings(deps, urgent_webhook_url=receiver.url)
+        add_intake(deps, fake_api, is_urgent=True, region_code="13", contact="+77012345678")
+        run_jobs(deps.queue, until=lambda: the_case(deps).notified_at is not None)
+        run_jobs(deps.queue)
+
+    case = the_case(deps)
+    assert len(receiver.bodies) == 2  # one refusal, then accepted
+    assert json.loads(receiver.bodies[-1]) == {"case_id": case.id, "reference": case.reference, "region_code": "13"}
+    assert b"7701" not in receiver.bodies[-1]
+    assert audit_actions(deps.sessions).count("case.notified") == 1
+
+
+def test_every_job_path_named_by_string_resolves() -> None:
+    from rq.utils import import_attribute
+
+    from ivr.queueing import PROCESS_INTAKE
+    from workers import notify, reconcile, retention, sweeper
+
+    assert import_attribute(PROCESS_INTAKE) is process_intake
+    assert import_attribute(jobs.TRANSCRIBE_JOB) is jobs.transcribe_intake
+    assert import_attribute(jobs.RELEASE_JOB) is release_at_twilio
+    assert import_attribute(jobs.NOTIFY_JOB) is notify.notify_urgent
+    assert import_attribute(sweeper.RECONCILE_JOB) is reconcile.reconcile
+    assert import_attribute(sweeper.RETENTION_JOB) is retention.run_retention

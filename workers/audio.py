@@ -1,0 +1,204 @@
+"""Audio bytes as the workers see them: proof that a download is real audio, streaming PCM for
+the transcriber, and a disguised copy of an anonymous caller's voice.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_DISGUISE_CENTS = -350
+"""3.5 semitones down: still intelligible, no longer the caller's own voice to a casual ear."""
+
+
+class BadAudio(Exception):
+    """The bytes are not decodable audio: empty, garbage, or cut short."""
+
+
+class VoiceDisguiseUnavailable(RuntimeError):
+    """sox, which disguises voices, is not installed on this machine."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a recording is: its length, sample rate, channels and container format."""
+
+    duration_s: float
+    sample_rate: int
+    channels: int
+    format: str
+
+
+def inspect_audio(data: bytes) -> AudioInfo:
+    """Decode `data` completely and describe it; BadAudio unless it is real, whole audio.
+
+    WAV (what Twilio serves) is read with the stdlib; anything else, or a WAV encoding the stdlib
+    does not know (e.g. mu-law), is decoded with PyAV. Compare `duration_s` with Twilio's
+    RecordingDuration (whole seconds) to catch a truncated download of another format.
+    """
+    if not data:
+        raise BadAudio("empty")
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        try:
+            return _inspect_wav(data)
+        except BadAudio:
+            raise
+        except wave.Error:
+            pass  # an encoding `wave` cannot read: let FFmpeg judge it
+        except Exception as error:  # a mangled header trips `wave` in many ways (EOF, seek, struct)
+            raise BadAudio(f"broken WAV: {type(error).__name__}") from None
+    return _inspect_with_av(data)
+
+
+def _inspect_wav(data: bytes) -> AudioInfo:
+    with wave.open(io.BytesIO(data), "rb") as reader:
+        channels, width, rate, frames = (
+            reader.getnchannels(),
+            reader.getsampwidth(),
+            reader.getframerate(),
+            reader.getnframes(),
+        )
+        if channels < 1 or rate < 1 or width < 1:
+            raise BadAudio("WAV header describes no audio")
+        if frames == 0:
+            raise BadAudio("WAV holds no samples")
+        # The header promises `frames`; a download cut short delivers fewer bytes than that.
+        if len(reader.readframes(frames)) != frames * width * channels:
+            raise BadAudio("WAV is truncated")
+    return AudioInfo(frames / rate, rate, channels, "wav")
+
+
+def _inspect_with_av(data: bytes) -> AudioInfo:
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise BadAudio("no audio stream")
+            stream = container.streams.audio[0]
+            samples, rate, channels = 0, 0, 0
+            for frame in container.decode(stream):
+                samples += frame.samples
+                rate = frame.sample_rate
+                channels = len(frame.layout.channels)
+            name = container.format.name.split(",")[0]
+    except BadAudio:
+        raise
+    except Exception as error:  # FFmpegError mostly; any failure to parse untrusted bytes is the same verdict
+        raise BadAudio(f"undecodable: {type(error).__name__}") from None
+    if samples == 0 or rate == 0:
+        raise BadAudio("no samples decoded")
+    return AudioInfo(samples / rate, rate, channels, name)
+
+
+def iter_pcm(
+    source: BinaryIO | bytes,
+    *,
+    sample_rate: int = 16000,
+    chunk_s: float = 300.0,
+    search_s: float = 5.0,
+) -> Iterator[np.ndarray]:
+    """Mono float32 PCM at `sample_rate`, in chunks of at most `chunk_s` seconds.
+
+    Decodes as it goes, so a long recording never sits in memory whole. Each chunk ends at the
+    quietest 50 ms of its last `search_s` seconds, so a cut rarely falls inside a word.
+    Damaged packets are skipped, as faster-whisper does; BadAudio if nothing is decodable.
+    """
+    import av
+    import numpy as np
+
+    chunk = int(chunk_s * sample_rate)
+    search = min(int(search_s * sample_rate), chunk // 2)
+    file = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+    pending: list[np.ndarray] = []
+    size = 0
+    try:
+        with av.open(file, mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise BadAudio("no audio stream")
+            for frame in _valid_frames(container.decode(container.streams.audio[0])):
+                for out in [*resampler.resample(frame)]:
+                    pending.append(out.to_ndarray().reshape(-1))
+                    size += pending[-1].size
+                while size >= chunk:
+                    buffer = np.concatenate(pending)
+                    cut = _quiet_cut(buffer[:chunk], search, sample_rate)
+                    yield buffer[:cut].astype(np.float32) / 32768.0
+                    pending, size = [buffer[cut:]], buffer.size - cut
+            for out in resampler.resample(None):
+                pending.append(out.to_ndarray().reshape(-1))
+    except BadAudio:
+        raise
+    except Exception as error:  # as in inspect_audio: untrusted bytes fail in many ways
+        raise BadAudio(f"undecodable: {type(error).__name__}") from None
+    rest = np.concatenate(pending) if pending else np.zeros(0, dtype=np.int16)
+    if rest.size:
+        yield rest.astype(np.float32) / 32768.0
+
+
+def _valid_frames(frames: Iterator[Any]) -> Iterator[Any]:
+    import av
+
+    while True:
+        try:
+            yield next(frames)
+        except StopIteration:
+            return
+        except av.InvalidDataError:
+            continue
+
+
+def _quiet_cut(samples: np.ndarray, search: int, sample_rate: int) -> int:
+    """Index just after the quietest 50 ms window in the last `search` samples."""
+    import numpy as np
+
+    window = max(sample_rate // 20, 1)
+    tail = samples[samples.size - search :].astype(np.float32)
+    usable = tail.size // window * window
+    if usable == 0:
+        return int(samples.size)
+    energy = np.square(tail[tail.size - usable :]).reshape(-1, window).mean(axis=1)
+    quietest = int(np.argmin(energy))
+    return int(samples.size - usable + (quietest + 1) * window)
+
+
+def disguise_voice(data: bytes, *, cents: int = DEFAULT_DISGUISE_CENTS, timeout_s: float = 120.0) -> bytes:
+    """A WAV copy with pitch and formants shifted by `cents`, same sample rate and length.
+
+    For anonymous callers: a voice can identify a person as surely as a number, so operators
+    hear this copy by default. sox's `pitch` resamples and time-stretches, which moves the
+    formants with the pitch. It stops recognition by ear; it is not a cryptographic guarantee
+    (someone who knows the shift can partly undo it). Audio goes through pipes, never a temp file,
+    so no plaintext voice lands on disk. The output is deterministic (sox -R seeds its dither), so
+    a retried job stores the very same copy.
+    """
+    sox = shutil.which("sox")
+    if sox is None:
+        raise VoiceDisguiseUnavailable("sox is not installed (Debian: apt-get install sox)")
+    source = inspect_audio(data)
+    try:
+        done = subprocess.run(
+            [sox, "-R", "-V1", "-t", "wav", "-", "-t", "wav", "-b", "16", "-", "pitch", str(cents)],
+            input=data,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BadAudio(f"sox did not finish within {timeout_s:.0f} s") from None
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+        raise BadAudio(f"sox failed: {reason[0][:200]}")
+    disguised = inspect_audio(done.stdout)
+    if disguised.sample_rate != source.sample_rate:
+        raise BadAudio("sox changed the sample rate")
+    return done.stdout

@@ -1,0 +1,130 @@
+"""Reconciliation with Twilio: every recording Twilio holds becomes an intake, even if no callback came.
+
+If our server was down for a whole call, or both recording callbacks were lost, the only
+trace of the report is the recording in the account. This job lists the account's recordings
+for a window, and files each RecordingSid the database does not know as a call and an intake
+of kind "recovered", which then goes through the normal chain (its case is marked recovered;
+language and region are unknown). It reads the recording list only, never a Call resource:
+that would hold the caller's number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from ivr.crypto import Cipher
+from ivr.db import utc_now
+from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_intake, release_claim
+from ivr.logging import get_logger
+from ivr.models import Call, Intake
+from ivr.queueing import enqueue_processing
+from workers import download
+from workers.cases import record_event
+from workers.deps import WorkerDeps, worker_deps
+
+log = get_logger(__name__)
+
+RECONCILE_JOB = "workers.reconcile.reconcile"
+# Recovered calls are treated as anonymous: we cannot know what the caller chose, and anonymity
+# is the promise we must never break by mistake.
+RECOVERED_FACTS = CallFacts(
+    flow_name="recovered",
+    flow_version="recovered",
+    language=None,
+    is_anonymous=True,
+    is_urgent=False,
+    region_code=None,
+    contact=None,
+)
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciliation found."""
+
+    listed: int = 0
+    recovered: list[int] = field(default_factory=list)  # new intake ids
+    too_recent: int = 0  # left for their callbacks, which may still be on the way
+
+
+def reconcile(hours: int | None = None, *, now: datetime | None = None) -> ReconcileReport:
+    """File every recording of the last `hours` (default: the setting) that the database lacks."""
+    deps = worker_deps()
+    settings = deps.settings
+    now = now or utc_now()
+    since = now - timedelta(hours=hours or settings.reconcile_window_h)
+    # Callbacks of a call that just ended may still be arriving: leave young recordings to them.
+    youngest = now - timedelta(seconds=settings.unready_after_s)
+    report = ReconcileReport()
+    policy = download.RetryPolicy(
+        base_delay_s=settings.download_backoff_s,
+        total_s=settings.download_budget_s,
+        read_timeout_s=settings.download_timeout_s,
+    )
+    listed = list(download.list_recordings(settings, since=since, session=deps.http, retry=policy))
+    report.listed = len(listed)
+    known = _known_sids(deps, [r.sid for r in listed])
+    for recording in listed:
+        if recording.sid in known:
+            continue
+        if recording.date_created > youngest:
+            report.too_recent += 1
+            continue
+        if not download.CALL_SID.match(recording.call_sid):
+            log.warning("recording.unrecoverable", recording_sid=recording.sid)
+            continue
+        intake_id = _file_recovered(deps, recording)
+        if intake_id is not None:
+            report.recovered.append(intake_id)
+    log.info(
+        "reconcile.finished", listed=report.listed, recovered=len(report.recovered), too_recent=report.too_recent
+    )
+    return report
+
+
+def _known_sids(deps: WorkerDeps, sids: list[str]) -> set[str]:
+    known: set[str] = set()
+    with deps.sessions() as session:
+        for start in range(0, len(sids), 500):
+            chunk = sids[start : start + 500]
+            known.update(session.scalars(select(Intake.recording_sid).where(Intake.recording_sid.in_(chunk))))
+    return known
+
+
+def _file_recovered(deps: WorkerDeps, recording: download.RecordingInfo) -> int | None:
+    """Write call (if unknown) and intake for a recording, then enqueue it like a webhook would."""
+    with deps.sessions.begin() as session:
+        call = session.scalars(select(Call).where(Call.call_sid == recording.call_sid)).first()
+        if call is None:
+            call = ensure_call(session, recording.call_sid, RECOVERED_FACTS, Cipher(deps.settings.data_keys))
+            call.is_recovered = True
+            # Twilio's date for the recording stands in for the call's start: it dates the report,
+            # and lets the worker treat a call heard of this late as over.
+            call.started_at = recording.date_created - timedelta(seconds=recording.duration_s or 0)
+        # An existing call keeps what it knows (its contact, if the caller left one).
+        intake = record_intake(
+            session,
+            call=call,
+            recording_sid=recording.sid,
+            duration_s=recording.duration_s,
+            is_ready=True,
+            kind="recovered",
+            actor="worker",
+        )
+        if intake.kind != "recovered":
+            return None  # a webhook filed it between our listing and now
+        intake_id = intake.id
+        record_event(session, "intake.recovered", call_id=call.id, intake_id=intake_id)
+        claimed = claim_for_enqueue(session, intake_id)
+    if claimed:
+        try:
+            enqueue_processing(deps.queue, intake_id)
+        except RedisError as error:
+            with deps.sessions.begin() as session:
+                release_claim(session, intake_id, f"enqueue failed: {type(error).__name__}")
+    log.info("intake.recovered", intake_id=intake_id)
+    return intake_id

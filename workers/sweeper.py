@@ -1,0 +1,344 @@
+"""The sweeper: finds work that Redis lost or never saw, and puts it (back) on the queue.
+
+The database is the source of truth. An intake left `pending` (Redis was down when the
+webhook tried), `queued`/`processing` with no job left in Redis (Redis restarted without its
+append-only file, a worker was killed), or waiting for a status callback that never came, is
+enqueued again; so are the follow-up jobs (delete at Twilio, transcription retry, urgent
+notice) whose enqueue was lost. Several sweepers may run on several hosts: a Redis lock lets
+one sweep at a time, and every claim is a conditional update in the database as well.
+
+Run it around the clock with `python -m workers.sweeper` (one process is enough; more are safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from redis.exceptions import LockError, RedisError
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.db import make_engine, make_sessionmaker, utc_now
+from ivr.intake import claim_for_enqueue, release_claim
+from ivr.logging import configure_logging, get_logger
+from ivr.models import FAILED, PENDING, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
+from ivr.queueing import FORGET_CALL, FORGET_DELAY_S, enqueue_processing, job_id_for, make_queue
+from ivr.settings import Settings, load_settings
+from workers.cases import record_event
+from workers.deps import make_worker_redis
+from workers.forget import calls_to_forget
+from workers.jobs import (
+    NOTIFY_JOB,
+    RELEASE_JOB,
+    TRANSCRIBE_JOB,
+    call_has_ended,
+    enqueue_once,
+)
+
+log = get_logger(__name__)
+
+LOCK_NAME = "ivr:sweeper:lock"
+LOCK_TTL_S = 300  # a sweeper that dies holding the lock blocks the others this long at most
+JUST_CLAIMED_S = 30  # a webhook may be between its claim and its enqueue: leave it that long
+RECONCILE_JOB = "workers.reconcile.reconcile"
+RETENTION_JOB = "workers.retention.run_retention"
+RETENTION_INTERVAL_S = 24 * 3600
+TERMINAL_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did, by intake or case id."""
+
+    enqueued: list[int] = field(default_factory=list)  # pending intakes put on the queue
+    requeued: list[int] = field(default_factory=list)  # queued/processing intakes whose job was lost
+    unready: list[int] = field(default_factory=list)  # status callback never came; fetched anyway
+    failed: list[int] = field(default_factory=list)  # the job died for good: now failed, for a person
+    releases: list[int] = field(default_factory=list)  # Twilio deletions scheduled
+    transcriptions: list[int] = field(default_factory=list)  # transcription retries re-scheduled
+    notifications: list[int] = field(default_factory=list)  # urgent notices re-scheduled (case ids)
+    forgets: list[int] = field(default_factory=list)  # anonymous calls' Twilio logs to delete (call ids)
+    skipped: bool = False  # another sweeper held the lock
+
+    @property
+    def total(self) -> int:
+        """How many things were put on the queue or marked."""
+        return sum(
+            len(ids)
+            for ids in (
+                self.enqueued, self.requeued, self.unready, self.failed,
+                self.releases, self.transcriptions, self.notifications, self.forgets,
+            )
+        )
+
+
+def sweep(
+    sessions: sessionmaker[Session],
+    queue: Queue,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> SweepReport:
+    """One pass over the database; safe to run on several hosts at once."""
+    settings = settings or load_settings()
+    now = now or utc_now()
+    lock = queue.connection.lock(LOCK_NAME, timeout=LOCK_TTL_S, blocking=False)
+    if not lock.acquire(blocking=False):
+        return SweepReport(skipped=True)
+    report = SweepReport()
+    try:
+        StartedJobRegistry(queue=queue).cleanup()  # abandoned jobs: retried or failed by RQ
+        _enqueue_pending(sessions, queue, report)
+        _requeue_lost(sessions, queue, settings, now, report)
+        _enqueue_unready(sessions, queue, settings, now, report)
+        _schedule_follow_ups(sessions, queue, settings, now, report)
+        _schedule_forgets(sessions, queue, settings, now, report)
+    finally:
+        # Expired, or Redis went away: the TTL frees it either way.
+        with contextlib.suppress(RedisError, LockError):
+            lock.release()
+    if report.total:
+        log.info(
+            "sweep.finished", enqueued=len(report.enqueued), requeued=len(report.requeued),
+            unready=len(report.unready), failed=len(report.failed), releases=len(report.releases),
+            transcriptions=len(report.transcriptions), notifications=len(report.notifications),
+            forgets=len(report.forgets),
+        )
+    return report
+
+
+def _enqueue_pending(sessions: sessionmaker[Session], queue: Queue, report: SweepReport) -> None:
+    """Ready intakes no job was ever made for (Redis was down when the webhook tried)."""
+    with sessions() as session:
+        ids = list(
+            session.scalars(
+                select(Intake.id).where(Intake.status == PENDING, Intake.is_ready.is_(True)).order_by(Intake.id)
+            )
+        )
+    for intake_id in ids:
+        with sessions.begin() as session:
+            if not claim_for_enqueue(session, intake_id):
+                continue  # a webhook or another sweeper got there first
+        if _enqueue(sessions, queue, intake_id):
+            report.enqueued.append(intake_id)
+
+
+def _enqueue_unready(
+    sessions: sessionmaker[Session], queue: Queue, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    """Intakes whose recording status callback never came: the download retries until it is there."""
+    cutoff = now - timedelta(seconds=settings.unready_after_s)
+    with sessions() as session:
+        ids = list(
+            session.scalars(
+                select(Intake.id)
+                .where(Intake.status == PENDING, Intake.is_ready.is_(False), Intake.created_at < cutoff)
+                .order_by(Intake.id)
+            )
+        )
+    for intake_id in ids:
+        with sessions.begin() as session:
+            claimed = session.execute(
+                update(Intake)
+                .where(Intake.id == intake_id, Intake.status == PENDING, Intake.is_ready.is_(False))
+                .values(status=QUEUED, enqueued_at=utc_now(), updated_at=utc_now())
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                continue
+        if _enqueue(sessions, queue, intake_id):
+            report.unready.append(intake_id)
+
+
+def _requeue_lost(
+    sessions: sessionmaker[Session], queue: Queue, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    """Queued or processing intakes whose job Redis no longer has, or that are stuck."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Intake.id, Intake.status, Intake.updated_at).where(Intake.status.in_((QUEUED, PROCESSING)))
+        ).all()
+    for intake_id, status, updated_at in rows:
+        age_s = (now - _aware(updated_at)).total_seconds()
+        job = _fetch_job(queue, job_id_for(intake_id))
+        job_status = job.get_status(refresh=False) if job is not None else None
+        if job_status in TERMINAL_JOB_STATUSES:
+            # RQ gave up without our code marking the intake: the work horse was killed or
+            # timed out on the last attempt. Retrying blindly could crash-loop; a person decides.
+            if _mark_failed(sessions, intake_id, status, "the worker stopped mid-job on its last attempt"):
+                report.failed.append(intake_id)
+            continue
+        if job_status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            continue  # a retry is waiting out its backoff, which can be long
+        if job_status in (JobStatus.QUEUED, JobStatus.STARTED) and age_s < settings.stuck_after_s:
+            continue
+        if job_status is None and age_s < JUST_CLAIMED_S:
+            continue
+        # Lost (no job), finished without finishing the intake, or stuck past the job timeout.
+        with sessions.begin() as session:
+            touched = session.execute(
+                update(Intake)
+                .where(Intake.id == intake_id, Intake.status == status, Intake.updated_at == updated_at)
+                .values(status=QUEUED, enqueued_at=utc_now(), updated_at=utc_now())
+            )
+            if getattr(touched, "rowcount", 0) != 1:
+                continue  # it moved meanwhile: a worker is on it
+        if job is not None:
+            job.delete()
+        if _enqueue(sessions, queue, intake_id):
+            report.requeued.append(intake_id)
+
+
+def _schedule_follow_ups(
+    sessions: sessionmaker[Session], queue: Queue, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    """Twilio deletions, transcription retries and urgent notices whose job was lost or not yet due."""
+    with sessions() as session:
+        if not settings.keep_on_twilio:
+            pending_release = session.execute(
+                select(StoredRecording.intake_id, Intake, Call)
+                .join(Intake, Intake.id == StoredRecording.intake_id)
+                .join(Call, Call.id == Intake.call_id)
+                .where(StoredRecording.deleted_at_twilio.is_(None), StoredRecording.purged_at.is_(None))
+            ).all()
+            for intake_id, intake, call in pending_release:
+                if call_has_ended(call, intake, settings, now) and enqueue_once(
+                    queue, RELEASE_JOB, intake_id, job_id=f"release-{intake_id}"
+                ):
+                    report.releases.append(intake_id)
+            calls_left = session.execute(
+                select(Case.call_id, StoredRecording.intake_id, StoredRecording.deleted_at_twilio)
+                .join(Intake, Intake.call_id == Case.call_id)
+                .outerjoin(StoredRecording, StoredRecording.intake_id == Intake.id)
+                .where(Case.is_anonymous.is_(True), Case.call_deleted_at_twilio.is_(None))
+            ).all()
+            by_call: dict[int, list[tuple[int | None, datetime | None]]] = {}
+            for call_id, intake_id, deleted_at in calls_left:
+                by_call.setdefault(call_id, []).append((intake_id, deleted_at))
+            for entries in by_call.values():
+                if all(intake_id is not None and deleted_at is not None for intake_id, deleted_at in entries):
+                    last = max(intake_id for intake_id, _ in entries if intake_id is not None)
+                    if enqueue_once(queue, RELEASE_JOB, last, job_id=f"release-{last}"):
+                        report.releases.append(last)
+        if settings.transcriber != "none":
+            most = len(settings.transcribe_retry_intervals_s) + 1
+            failed = session.scalars(
+                select(Transcript.intake_id).where(Transcript.status == "failed", Transcript.attempts < most)
+            ).all()
+            intervals = list(settings.transcribe_retry_intervals_s)
+            for intake_id in failed:
+                if enqueue_once(
+                    queue, TRANSCRIBE_JOB, intake_id, job_id=f"transcribe-{intake_id}",
+                    delay_s=intervals[0] if intervals else 0, intervals=intervals[1:],
+                ):
+                    report.transcriptions.append(intake_id)
+        if settings.urgent_webhook_url:
+            unnotified = session.scalars(
+                select(Case.id).where(Case.is_urgent.is_(True), Case.notified_at.is_(None))
+            ).all()
+            for case_id in unnotified:
+                if enqueue_once(
+                    queue, NOTIFY_JOB, case_id, job_id=f"notify-{case_id}",
+                    intervals=settings.notify_retry_intervals_s,
+                ):
+                    report.notifications.append(case_id)
+
+
+def _schedule_forgets(
+    sessions: sessionmaker[Session], queue: Queue, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    """Anonymous calls without a case whose Twilio log is still there (the status callback's job was lost)."""
+    if settings.keep_on_twilio:
+        return
+    with sessions() as session:
+        call_ids = calls_to_forget(session, now, older_than_s=FORGET_DELAY_S * 2)
+    for call_id in call_ids:
+        if enqueue_once(queue, FORGET_CALL, call_id, job_id=f"forget-{call_id}"):
+            report.forgets.append(call_id)
+
+
+def _enqueue(sessions: sessionmaker[Session], queue: Queue, intake_id: int) -> bool:
+    """Enqueue processing of a claimed intake; on a Redis error give the claim back."""
+    try:
+        enqueue_processing(queue, intake_id)
+        return True
+    except RedisError as error:
+        log.warning("intake.enqueue_failed", intake_id=intake_id, error=type(error).__name__)
+        with sessions.begin() as session:
+            release_claim(session, intake_id, f"enqueue failed: {type(error).__name__}")
+        return False
+
+
+def _mark_failed(sessions: sessionmaker[Session], intake_id: int, status: str, reason: str) -> bool:
+    with sessions.begin() as session:
+        result = session.execute(
+            update(Intake)
+            .where(Intake.id == intake_id, Intake.status == status)
+            .values(status=FAILED, last_error=reason, updated_at=utc_now())
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return False
+        call_id = session.get_one(Intake, intake_id).call_id
+        record_event(session, "intake.failed", call_id=call_id, intake_id=intake_id, reason="worker_lost")
+    return True
+
+
+def _fetch_job(queue: Queue, job_id: str) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=queue.connection)
+    except Exception:  # NoSuchJobError, or a job hash too damaged to read: treat as lost
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_forever(settings: Settings, *, stop: threading.Event | None = None) -> None:
+    """Sweep every `sweep_interval_s` until SIGTERM/SIGINT (or `stop` is set)."""
+    stop = stop or threading.Event()
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    queue = make_queue(make_worker_redis(settings.redis_url), settings.queue_name)
+    log.info("sweeper.started", interval_s=settings.sweep_interval_s)
+    due_at = {RECONCILE_JOB: 0.0, RETENTION_JOB: 0.0}
+    every_s = {RECONCILE_JOB: settings.reconcile_interval_s, RETENTION_JOB: RETENTION_INTERVAL_S}
+    while not stop.is_set():
+        try:
+            sweep(sessions, queue, settings=settings)
+            for job, when in due_at.items():
+                if time.monotonic() >= when:
+                    # Periodic jobs go through the queue, so they run once however many sweepers.
+                    enqueue_once(queue, job, job_id=job.rsplit(".", 1)[-1])
+                    due_at[job] = time.monotonic() + every_s[job]
+        except Exception:  # Redis or the database is down: say so, try again next round
+            log.exception("sweep.failed")
+        stop.wait(settings.sweep_interval_s)
+    engine.dispose()
+    log.info("sweeper.stopped")
+
+
+def main() -> None:
+    """`python -m workers.sweeper`: the long-running loop for the Procfile."""
+    settings = load_settings()
+    configure_logging(settings)
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    run_forever(settings, stop=stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The RQ worker the Procfile runs (`ivr worker`): the intake queue, with RQ's scheduler.
+
+RQ's own `Worker` forks a work horse per job, so a job that crashes or is killed takes only
+the horse down, and the job's timeout is enforced from outside. Shutdown is RQ's: the first
+SIGTERM lets the current job finish (warm shutdown), a second one kills it (cold), and a job
+whose worker died is retried from RQ's started-job registry or re-enqueued by the sweeper.
+Give the process manager's stop timeout room for one job (e.g. systemd TimeoutStopSec=1800).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rq import Queue, Worker
+
+from ivr.logging import configure_logging
+from ivr.settings import Settings, load_settings
+from workers.deps import WorkerDeps, make_worker_redis, set_worker_deps
+from workers.jobs import RESULT_TTL_S
+
+# Abandoned jobs (worker SIGKILLed) are found by RQ's registry clean-up, which a worker runs
+# this often; the default of 10 minutes is long for a hotline.
+MAINTENANCE_INTERVAL_S = 120
+# How often a worker checks on its work horse; a dead horse is noticed within this.
+JOB_MONITORING_INTERVAL_S = 10
+
+
+def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
+    """An RQ worker on the intake queue."""
+    redis = make_worker_redis(settings.redis_url)
+    return Worker(
+        [Queue(settings.queue_name, connection=redis)],
+        name=name,
+        connection=redis,
+        default_result_ttl=RESULT_TTL_S,
+        maintenance_interval=MAINTENANCE_INTERVAL_S,
+        job_monitoring_interval=JOB_MONITORING_INTERVAL_S,
+    )
+
+
+def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None) -> bool:
+    """Work the intake queue (with the scheduler, for retries) until stopped, or until empty in burst mode."""
+    configure_logging(settings)
+    # Built before forking so each work horse starts with settings, store and engine ready;
+    # `worker_deps()` drops inherited connections in the horse. The speech model loads in the horse.
+    set_worker_deps(WorkerDeps.from_settings(settings))
+    worker = make_worker(settings, name=name)
+    return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m workers.worker [--burst]`."""
+    parser = argparse.ArgumentParser(prog="python -m workers.worker")
+    parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    args = parser.parse_args(argv)
+    run_worker(load_settings(), burst=args.burst)
+
+
+if __name__ == "__main__":
+    main()
