@@ -61,7 +61,12 @@ def ensure_call(
     caller then hears the stored one).
     """
     is_anonymous = facts.is_anonymous or not facts.contact
-    values = {
+    contact_ciphertext = (
+        None
+        if is_anonymous or facts.contact is None
+        else cipher.encrypt(facts.contact.encode(), context=contact_context(call_sid))
+    )
+    values: dict[str, object] = {
         "call_sid": call_sid,
         "flow_name": facts.flow_name,
         "flow_version": facts.flow_version,
@@ -69,15 +74,15 @@ def ensure_call(
         "is_anonymous": facts.is_anonymous,
         "is_urgent": facts.is_urgent,
         "region_code": facts.region_code,
-        "contact_ciphertext": None
-        if is_anonymous or facts.contact is None
-        else cipher.encrypt(facts.contact.encode(), context=contact_context(call_sid)),
+        "contact_ciphertext": contact_ciphertext,
         "started_at": utc_now(),
     }
     pin_hash = hash_pin(pin) if pin else None
     values["pin_hash"] = pin_hash
+    drawn = reference
     for attempt in range(5):
-        values["reference"] = reference if reference and attempt == 0 else new_reference()
+        drawn = reference if reference and attempt == 0 else new_reference()
+        values["reference"] = drawn
         try:
             with session.begin_nested():
                 insert = _insert(session, Call).values(**values)
@@ -93,11 +98,11 @@ def ensure_call(
     if call.pin_hash is None and pin_hash is not None:
         call.pin_hash = pin_hash
     if call.reference is None:
-        call.reference = values["reference"]
+        call.reference = drawn
     if facts.is_anonymous:
         call.is_anonymous, call.contact_ciphertext = True, None
-    elif values["contact_ciphertext"] is not None and call.contact_ciphertext is None:
-        call.is_anonymous, call.contact_ciphertext = False, values["contact_ciphertext"]
+    elif contact_ciphertext is not None and call.contact_ciphertext is None:
+        call.is_anonymous, call.contact_ciphertext = False, contact_ciphertext
     return call
 
 

@@ -209,7 +209,7 @@ def load_settings(**overrides: object) -> Settings:
     """
     env_file = os.environ.get("IVR_ENV_FILE", "var/local.env") or None
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type, call-arg]
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

@@ -42,4 +42,5 @@ command -v "$python" >/dev/null || python=python3
 .venv/bin/python -m pip install -q -e '.[test]'
 
 .venv/bin/ruff check .
+.venv/bin/mypy  # --strict on the pure flow engine and the workers (files: pyproject.toml)
 exec .venv/bin/python -m pytest "$@"
