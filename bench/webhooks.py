@@ -564,17 +564,21 @@ def app_environ(work: Path, database_url: str, redis_url: str) -> dict[str, str]
 
 
 def measure(
-    targets: Sequence[Target], conditions: Conditions, scripts: dict[str, Path], redis_pid: int
+    targets: Sequence[Target], conditions: Conditions, scripts: dict[str, Path], redis: subprocess.Popen[bytes]
 ) -> None:
     """Interleaved rounds: every target once per round, each after its own warm-up."""
     for round_no in range(1, conditions.rounds + 1):
         for target in targets:
             run_wrk(target, scripts[target.name], conditions, conditions.warmup_s)
-            assert target.server.process is not None
-            pids = [*children_of(target.server.process.pid), redis_pid]
+            server = target.server.process
+            assert server is not None
+            pids = [*children_of(server.pid), redis.pid]
             cpu_before = cpu_seconds(pids)
             result = run_wrk(target, scripts[target.name], conditions, conditions.duration_s)
             server_cpu_ms = 1000 * (cpu_seconds(pids) - cpu_before) / result.requests
+            if server.poll() is not None or redis.poll() is not None:
+                # Without Redis the app skips its call tracker and would look faster than it is.
+                raise BenchError(f"{target.name}: gunicorn or redis-server stopped during the measurement")
             result = dataclasses.replace(result, server_cpu_ms=server_cpu_ms)
             target.results.append(result)
             print(
@@ -638,7 +642,7 @@ def run(conditions: Conditions, command: str, *, write_readme: bool, keep_dir: b
         # The forged-signature checks above were refused and logged; only what follows counts.
         checked_log_bytes = app.log_path.stat().st_size
         assert redis_server.process is not None
-        measure(targets, conditions, scripts, redis_server.process.pid)
+        measure(targets, conditions, scripts, redis_server.process)
 
         for server in servers:
             stop_gunicorn(server)

@@ -165,10 +165,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     settings = load_settings()
     upgrade(settings.database_url)
-    from ivr.flow.schema import FlowError, load_flow
+    from ivr.flow.catalog import FlowCatalog
+    from ivr.flow.schema import FlowError
 
     try:
-        load_flow(settings.flow_path, prompts_dir=settings.prompts_dir)
+        FlowCatalog.open(settings.flow_path, prompts_dir=settings.prompts_dir)  # every line's flow
     except FlowError as exc:
         print(f"the flow is invalid; the line will not start:\n{exc}", file=sys.stderr)
         return 1

@@ -121,6 +121,7 @@ def record_call_end(
     duration_s: int | None,
     last_node: str | None,
     flow_version: str,
+    flow_name: str = "public",
 ) -> Call:
     """Note how and where a call ended; calls that never recorded get a row too, for drop-off figures.
 
@@ -130,7 +131,7 @@ def record_call_end(
         _insert(session, Call)
         .values(
             call_sid=call_sid,
-            flow_name="public",
+            flow_name=flow_name,
             flow_version=flow_version,
             is_anonymous=True,
             is_urgent=False,

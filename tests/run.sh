@@ -22,6 +22,8 @@ command -v sox >/dev/null || missing+=(sox)
 command -v pg_isready >/dev/null || missing+=(postgresql postgresql-client)
 # The operator console is tested in Debian's Chromium, driven by Playwright (never `playwright install`).
 command -v chromium >/dev/null || missing+=(chromium)
+# Graphviz draws the admins' flow diagrams (`ivr flow show`).
+command -v dot >/dev/null || missing+=(graphviz)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 export IVR_TEST_POSTGRES_URL="${IVR_TEST_POSTGRES_URL:-postgresql+psycopg://postgres:ivr-test@127.0.0.1:5432/test}"

@@ -63,9 +63,10 @@ twilio_only = require_twilio_signature(_settings)
 class FlaskVoiceUrls:
     """Absolute webhook URLs under the public base URL, with the sealed state in the query."""
 
-    def __init__(self, svc: Services, call_sid: str) -> None:
+    def __init__(self, svc: Services, call_sid: str, flow_version: str) -> None:
         self.svc = svc
         self.call_sid = call_sid
+        self.flow_version = flow_version
         self.base = svc.settings.public_base_url or request.host_url.rstrip("/")
         self._sealed: dict[CallState, str] = {}
 
@@ -88,9 +89,8 @@ class FlaskVoiceUrls:
         return f"{self.base}/voice/recording-status?s={self._token(state)}"
 
     def prompt(self, path: str) -> str:
-        """A prompt file, versioned by the flow so Twilio's cache never plays a stale one."""
-        version = self.svc.flows.current.version
-        return f"{self.base}/voice/prompts/{quote(path)}?v={version}"
+        """A prompt file, versioned by the call's flow so Twilio's cache never plays a stale one."""
+        return f"{self.base}/voice/prompts/{quote(path)}?v={self.flow_version}"
 
     def line_number(self) -> str | None:
         """The number the caller dialled (ours), shown as caller ID on transfers."""
@@ -136,7 +136,7 @@ def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | Non
         metrics.NODE_ANSWERS.labels(state.node, "retried").inc()
     metrics.NODE_ANSWERS.labels(state.node, "entered").inc()
     svc.tracker.touch(call_sid, state.node, state.flow_version)
-    return _twiml(to_twiml(result, FlaskVoiceUrls(svc, call_sid)))
+    return _twiml(to_twiml(result, FlaskVoiceUrls(svc, call_sid, flow.version)))
 
 
 def _resolve_lookups(svc: Services, flow: Flow, result: Step) -> Step:
@@ -266,6 +266,8 @@ def call_status() -> Response:
     if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
         return Response(status=204)
     seen = svc.tracker.last_seen(call_sid)
+    version = seen.get("flow") or svc.flows.for_number(request.form.get("To")).version
+    flow_name = "fallback" if version == fallback.FALLBACK_VERSION else svc.flows.get(version).name
     forget: int | None = None
     try:
         with svc.sessions.begin() as session:
@@ -275,7 +277,8 @@ def call_status() -> Response:
                 status=status,
                 duration_s=_int(request.form.get("CallDuration")),
                 last_node=seen.get("node"),
-                flow_version=seen.get("flow", svc.flows.current.version),
+                flow_version=version,
+                flow_name=flow_name,
             )
             # Twilio's log of the call holds the number. Calls with a case of their own are
             # forgotten by the workers once their recordings are safe; the rest (dropped
