@@ -449,7 +449,12 @@ def machine() -> dict[str, str]:
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     from importlib.metadata import version
 
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    dirty = subprocess.run([*git, "status", "--porcelain", "ivr"], capture_output=True, text=True, check=False)
+    code = (commit.stdout.strip() or "?") + (" with uncommitted changes under ivr/" if dirty.stdout.strip() else "")
     return {
+        "code": code,
         "nproc": nproc or str(os.cpu_count()),
         "cpu": cpu_model,
         "kernel": f"{platform.system()} {platform.release()}",
@@ -497,7 +502,7 @@ def render(
     )
     c = conditions
     return "\n".join([
-        f"Measured {started_at:%Y-%m-%d %H:%M} UTC with `{command}`.",
+        f"Measured {started_at:%Y-%m-%d %H:%M} UTC with `{command}`, on commit {info['code']}.",
         "",
         f"Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['kernel']}; Python {info['python']}, "
         f"gunicorn {info['gunicorn']}, Flask {info['flask']}, {info['wrk']}. "

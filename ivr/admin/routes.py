@@ -18,7 +18,7 @@ from ivr.admin.figures import PERIODS_DAYS, flow_figures
 from ivr.flow.catalog import FlowCatalog, Line
 from ivr.flow.diagram import DiagramError, Figures, has_graphviz, inline_svg, render
 from ivr.flow.schema import Flow, FlowError
-from ivr.operator.auth import admins_only
+from ivr.operator.auth import admins_only, guard_console
 from ivr.services import services
 
 bp = Blueprint("admin", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -26,26 +26,7 @@ bp = Blueprint("admin", __name__, template_folder="templates", static_folder="st
 DEFAULT_DAYS = 30
 
 
-@bp.before_request
-def _check_csrf() -> None:
-    if request.method == "POST":
-        # The console's CSRFProtect, set up when the operator blueprint joined the app.
-        current_app.extensions["operator"]["csrf"].protect()
-
-
-@bp.after_request
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    )
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint != "admin.static":
-        response.headers.setdefault("Cache-Control", "no-store, private")
-    return response
+guard_console(bp, scripts=False)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
+    Blueprint,
     Flask,
     Response,
     abort,
@@ -111,26 +112,32 @@ def _(key: str, **params: Any) -> str:
     return i18n.translate(key, locale(), **params)
 
 
-@bp.before_request
-def _check_csrf() -> None:
-    if request.method == "POST":
-        current_app.extensions["operator"]["csrf"].protect()
+def guard_console(blueprint: Blueprint, *, scripts: bool = True) -> None:
+    """CSRF on every POST and strict security headers, for each blueprint people use in a browser."""
+
+    @blueprint.before_request
+    def _check_csrf() -> None:
+        if request.method == "POST":
+            current_app.extensions["operator"]["csrf"].protect()
+
+    @blueprint.after_request
+    def _security_headers(response: Response) -> Response:
+        # Nothing is loaded from elsewhere: no CDN, no fonts, no frames.
+        script_src = "'self'" if scripts else "'none'"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src {script_src}; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.endpoint != f"{blueprint.name}.static":
+            response.headers.setdefault("Cache-Control", "no-store, private")
+        return response
 
 
-@bp.after_request
-def _security_headers(response: Response) -> Response:
-    # Nothing is loaded from elsewhere: no CDN, no fonts, no frames.
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    )
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if request.endpoint != "operator.static":
-        response.headers.setdefault("Cache-Control", "no-store, private")
-    return response
+guard_console(bp)
 
 
 @bp.app_template_global("region_name")
