@@ -13,8 +13,10 @@ Run from the repository root. Three gunicorn servers with the same settings (`-k
 Every request is the 28-field body Twilio posts for an inbound call (tests.support.twilio_sim),
 signed for its public URL; the body is fixed, so one signature per endpoint is right. Before
 measuring, each target must answer 200 with TwiML and a forged signature must get 403. Each
-measurement is `wrk -t2 -c8 -d10s --latency` after a 2 s warm-up, in 3 interleaved rounds;
-the table shows medians. The figures go between the webhooks markers of bench/README.md.
+measurement is `wrk -t2 -c8 -d10s --latency` after a 2 s warm-up, in 3 interleaved rounds
+(about 2.5 minutes in all); the table shows medians of req/s, p50, p99 and the CPU the workers
+and redis-server spent per request (read from /proc, the figure least moved by other work on
+the machine). The figures go between the webhooks markers of bench/README.md.
 
 The app logs one JSON line per call; gunicorn's stderr goes to a file in the temp dir so that
 logging to a terminal or pipe does not slow the figures.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from ivr.logging import configure_logging
 from ivr.services import Services
@@ -12,12 +13,26 @@ from ivr.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
+# Machines call these; they never need a session cookie, and opening one costs on every request.
+SESSIONLESS_PREFIXES = ("/voice/", "/healthz", "/readyz", "/metrics")
+
+
+class WebhookFreeSessions(SecureCookieSessionInterface):
+    """Cookie sessions for people's pages only; Twilio's webhooks and probes get none."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """No session for webhooks and probes; the signed cookie session otherwise."""
+        if request.path.startswith(SESSIONLESS_PREFIXES):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from settings (the environment when none are given)."""
     settings = settings or load_settings()
     configure_logging(settings)
     app = Flask(__name__)
+    app.session_interface = WebhookFreeSessions()
     app.secret_key = settings.session_secret
     app.config.update(
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),

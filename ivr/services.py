@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field
+import os
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -46,37 +47,72 @@ class DatabaseFlowArchive:
             return (row.path, row.source) if row else None
 
 
-@dataclass
 class CallTracker:
     """Best-effort memory of each live call's last menu node, for drop-off figures.
 
-    Lives in Redis with a TTL and never blocks a call: after a failure it stays quiet for a
-    few seconds instead of paying a timeout on every webhook.
+    Webhooks only note the node in memory; a background thread sends the notes to Redis a few
+    times a second. A Redis round trip on every webhook cost more than the menu step itself
+    (bench/README.md), and a slow Redis must never hold up a caller.
     """
 
-    redis: Redis
-    ttl_s: int = 4 * 3600
-    _quiet_until: float = field(default=0.0)
+    def __init__(self, redis: Redis, *, ttl_s: int = 4 * 3600, flush_interval_s: float = 0.2) -> None:
+        self.redis = redis
+        self.ttl_s = ttl_s
+        self.flush_interval_s = flush_interval_s
+        self._pending: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread_pid: int | None = None
 
     def touch(self, call_sid: str, node: str, flow_version: str) -> None:
-        """Remember where the call is now."""
-        if time.monotonic() < self._quiet_until:
-            return
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(f"ivr:call:{call_sid}", mapping={"node": node, "flow": flow_version})
-            pipe.expire(f"ivr:call:{call_sid}", self.ttl_s)
-            pipe.execute()
-        except RedisError:
-            self._quiet_until = time.monotonic() + 5
+        """Remember where the call is now (sent to Redis shortly)."""
+        with self._lock:
+            self._pending[call_sid] = (node, flow_version)
+        if self._thread_pid != os.getpid():
+            self._start_thread()  # first touch in this process (gunicorn forks after the app is built)
 
     def last_seen(self, call_sid: str) -> dict[str, str]:
         """Where the call was last; empty if unknown."""
+        with self._lock:
+            pending = self._pending.get(call_sid)
+        if pending is not None:
+            return {"node": pending[0], "flow": pending[1]}
         try:
             raw = self.redis.hgetall(f"ivr:call:{call_sid}")
         except RedisError:
             return {}
         return {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
+
+    def flush(self) -> None:
+        """Send what was noted since the last flush; on a Redis failure the notes are dropped."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for call_sid, (node, flow_version) in pending.items():
+                pipe.hset(f"ivr:call:{call_sid}", mapping={"node": node, "flow": flow_version})
+                pipe.expire(f"ivr:call:{call_sid}", self.ttl_s)
+            pipe.execute()
+        except RedisError:
+            log.warning("call_tracker.flush_failed", extra={"calls": len(pending)})
+
+    def close(self) -> None:
+        """Flush once more and stop the thread."""
+        self._stopped.set()
+        self.flush()
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread_pid == os.getpid():
+                return
+            self._thread_pid = os.getpid()
+        threading.Thread(target=self._run, name="call-tracker", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.flush_interval_s):
+            self.flush()
 
 
 @dataclass
@@ -136,6 +172,7 @@ class Services:
 
     def close(self) -> None:
         """Release connections (tests build many apps)."""
+        self.tracker.close()
         self.engine.dispose()
         self.redis.close()
 

@@ -200,27 +200,51 @@ class Step:
 # --------------------------------------------------------------------------- engine
 
 
+STEP_CACHE_SIZE = 20_000
+
+
 def start(flow: Flow) -> Step:
     """The first answer to a new call."""
-    state = CallState(flow_version=flow.version, node=flow.doc.start)
-    return _enter(flow, state, flow.doc.start, ())
+    return step(flow, CallState(flow_version=flow.version, node=flow.doc.start), Start())
 
 
 def step(flow: Flow, state: CallState, event: Event) -> Step:
     """Apply the caller's input at the current node; invalid input re-prompts, never fails."""
+    if not _is_shared(state, event):
+        return _step_once(flow, state, event)
+    key = (state, event)
+    cached = flow.step_cache.get(key)
+    if cached is None:
+        if len(flow.step_cache) >= STEP_CACHE_SIZE:
+            flow.step_cache.clear()  # crude, but bounded; early menu steps refill it at once
+        cached = flow.step_cache[key] = _step_once(flow, state, event)
+    return cached
+
+
+def _is_shared(state: CallState, event: Event) -> bool:
+    """Steps many callers take alike (the menus); nothing a caller keyed in or was given is kept."""
+    personal = (state.contact, state.reference, state.pin, state.recording_sid, state.reporter_message)
+    if any(value is not None for value in personal):
+        return False
+    # Menu keys and region codes only: a number keyed in (phone, reference, PIN) is never kept.
+    return isinstance(event, Start | NoInput) or (isinstance(event, Digits) and len(event.value) <= 2)
+
+
+def _step_once(flow: Flow, state: CallState, event: Event) -> Step:
+    if isinstance(event, Start):
+        fresh = CallState(flow_version=flow.version, node=flow.doc.start)
+        return _enter(flow, fresh, flow.doc.start, ())
     result = _step(flow, state, event)
-    if isinstance(event, Start) or not result.is_answer:
+    if not result.is_answer:
         return result
     return replace(result, left_node=state.node)
 
 
 def _step(flow: Flow, state: CallState, event: Event) -> Step:
-    if isinstance(event, Start):
-        return start(flow)
     node = flow.doc.nodes.get(state.node)
     if node is None:
         # The state names a node this flow lacks (hand-made URL): begin again rather than fail.
-        return start(flow)
+        return _step_once(flow, state, Start())
     if isinstance(node, MenuNode):
         return _menu(flow, state, node, event)
     if isinstance(node, DigitsNode):

@@ -381,6 +381,8 @@ class Flow:
     warnings: tuple[FlowProblem, ...] = ()
     regions_by_code: Mapping[str, Region] = field(default_factory=dict)
     region_aliases: Mapping[str, str] = field(default_factory=dict)
+    # Steps already worked out: the engine is pure, so an answer computed once holds for every call.
+    step_cache: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def name(self) -> str:

@@ -1,11 +1,9 @@
-"""Actions as TwiML: the only module that knows Twilio's `VoiceResponse`."""
+"""Actions as TwiML: the only module that knows what Twilio's verbs look like."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Protocol
-
-from twilio.twiml.voice_response import Gather as TwimlGather
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flow.engine import (
     Action,
@@ -48,72 +46,109 @@ class VoiceUrls(Protocol):
 
 def to_twiml(result: Step, urls: VoiceUrls) -> str:
     """The TwiML document for one step of a call."""
-    response = VoiceResponse()
     state = result.state
+    parts = [_HEAD]
     for action in result.actions:
-        _append(response, action, state, urls)
-    return str(response)
+        parts.append(_render(action, state, urls))
+    parts.append("</Response>")
+    return "".join(parts)
 
 
-def _append(response: VoiceResponse, action: Action, state: CallState, urls: VoiceUrls) -> None:
+# Written as text rather than through twilio's VoiceResponse: building an ElementTree for every
+# webhook cost more than the rest of the step together (bench/README.md). The verbs and
+# attribute names are Twilio's TwiML; tests parse the output as XML.
+_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
+
+
+def _render(action: Action, state: CallState, urls: VoiceUrls) -> str:
     if isinstance(action, Say | Play | PlayRecording):
-        _speak(response, action, urls)
-    elif isinstance(action, Gather):
-        gather = _gather(action, state, urls)
-        for prompt in action.prompts:
-            _speak(gather, prompt, urls)
-        response.append(gather)
+        return _speak(action, urls)
+    if isinstance(action, Gather):
+        prompts = "".join(_speak(prompt, urls) for prompt in action.prompts)
+        gather = f"<Gather action={_q(urls.step(state))}{_gather_attrs(action)}>{prompts}</Gather>"
         # Twilio runs the next verb when the caller gives no input (no action request is made).
-        response.redirect(urls.step(state, "noinput"), method="POST")
-    elif isinstance(action, Record):
-        response.record(
-            action=urls.recorded(state),
-            method="POST",
-            max_length=action.max_length_s,
-            timeout=action.silence_timeout_s,
-            finish_on_key=action.finish_on_key,
-            play_beep=True,
-            trim="trim-silence",
-            recording_status_callback=urls.recording_status(state),
-            recording_status_callback_method="POST",
-            recording_status_callback_event="completed",
-        )
+        return gather + _redirect(urls.step(state, "noinput"))
+    if isinstance(action, Record):
+        attrs = {
+            "action": urls.recorded(state),
+            "method": "POST",
+            "maxLength": action.max_length_s,
+            "timeout": action.silence_timeout_s,
+            "finishOnKey": action.finish_on_key,
+            "playBeep": True,
+            "trim": "trim-silence",
+            "recordingStatusCallback": urls.recording_status(state),
+            "recordingStatusCallbackMethod": "POST",
+            "recordingStatusCallbackEvent": "completed",
+        }
         # An empty recording makes no action request: the verb after <Record> runs instead.
-        response.redirect(urls.step(state, "noinput"), method="POST")
-    elif isinstance(action, Dial):
+        return _element("Record", attrs) + _redirect(urls.step(state, "noinput"))
+    if isinstance(action, Dial):
         # The duty officer's phone must not show an anonymous caller's number: show the line's.
-        dial = response.dial(
-            action=urls.step(state, "dial"), method="POST", timeout=action.timeout_s, caller_id=urls.line_number()
-        )
-        dial.number(action.number)
-    elif isinstance(action, Hangup):
-        response.hangup()
+        attrs = {
+            "action": urls.step(state, "dial"),
+            "method": "POST",
+            "timeout": action.timeout_s,
+            "callerId": urls.line_number(),
+        }
+        return _element("Dial", attrs, _element("Number", {}, _escape(action.number)))
+    if isinstance(action, Hangup):
+        return "<Hangup />"
+    return ""  # a Lookup never reaches Twilio: the view resolves it first
 
 
-def _speak(target: VoiceResponse | TwimlGather, action: Action, urls: VoiceUrls) -> None:
+def _speak(action: Action, urls: VoiceUrls) -> str:
     if isinstance(action, Say):
-        target.say(action.text, voice=action.voice, language=action.tts_language)
-    elif isinstance(action, Play):
-        target.play(urls.prompt(action.prompt))
-    elif isinstance(action, PlayRecording):
-        target.play(urls.recording(action.recording_sid))
+        return _say(action)
+    if isinstance(action, Play):
+        return f"<Play>{_escape(urls.prompt(action.prompt))}</Play>"
+    if isinstance(action, PlayRecording):
+        return f"<Play>{_escape(urls.recording(action.recording_sid))}</Play>"
+    return ""
 
 
-def _gather(action: Gather, state: CallState, urls: VoiceUrls) -> TwimlGather:
+@lru_cache(maxsize=4096)
+def _say(action: Say) -> str:
+    # Menus repeat the same sentences for every caller; their markup is made once.
+    return _element("Say", {"voice": action.voice, "language": action.tts_language}, _escape(action.text))
+
+
+def _redirect(url: str) -> str:
+    return f'<Redirect method="POST">{_escape(url)}</Redirect>'
+
+
+def _element(name: str, attrs: dict[str, object], body: str | None = None) -> str:
+    rendered = "".join(f" {key}={_q(value)}" for key, value in attrs.items() if value is not None)
+    if body is None:
+        return f"<{name}{rendered} />"
+    return f"<{name}{rendered}>{body}</{name}>"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _q(value: object) -> str:
+    if isinstance(value, bool):
+        return '"true"' if value else '"false"'
+    return '"' + _escape(str(value)).replace('"', "&quot;") + '"'
+
+
+@lru_cache(maxsize=4096)
+def _gather_attrs(action: Gather) -> str:
+    """Every attribute of a Gather but its action URL, made once per distinct Gather."""
     attrs: dict[str, object] = {
-        "action": urls.step(state),
         "method": "POST",
         "timeout": action.timeout_s,
-        "action_on_empty_result": False,
+        "actionOnEmptyResult": False,
+        "numDigits": action.num_digits,
+        # Always explicit: Twilio's default "#" would silently end input in a menu that expects none.
+        "finishOnKey": action.finish_on_key,
     }
-    if action.num_digits is not None:
-        attrs["num_digits"] = action.num_digits
-    # Always explicit: Twilio's default "#" would silently end input in a menu that expects none.
-    attrs["finish_on_key"] = action.finish_on_key
     if action.speech_language:
         attrs["input"] = "dtmf speech"
         attrs["language"] = action.speech_language
-        attrs["speech_timeout"] = "auto"
+        attrs["speechTimeout"] = "auto"
         hints = ",".join(action.hints)
         if len(hints) > MAX_HINTS_CHARS:
             hints = hints[:MAX_HINTS_CHARS].rsplit(",", 1)[0]
@@ -121,4 +156,4 @@ def _gather(action: Gather, state: CallState, urls: VoiceUrls) -> TwimlGather:
             attrs["hints"] = hints
     else:
         attrs["input"] = "dtmf"
-    return TwimlGather(**attrs)
+    return "".join(f" {key}={_q(value)}" for key, value in attrs.items() if value is not None)
