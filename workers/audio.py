@@ -186,8 +186,11 @@ def disguise_voice(data: bytes, *, cents: int = DEFAULT_DISGUISE_CENTS, timeout_
         raise VoiceDisguiseUnavailable("sox is not installed (Debian: apt-get install sox)")
     source = inspect_audio(data)
     try:
+        # Raw samples out, header written here: through a pipe sox cannot go back to fix the WAV
+        # header, and `pitch` changes the length by a few samples, so its header would lie.
         done = subprocess.run(
-            [sox, "-R", "-V1", "-t", "wav", "-", "-t", "wav", "-b", "16", "-", "pitch", str(cents)],
+            [sox, "-R", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "signed-integer", "-b", "16",
+             "-c", str(source.channels), "-r", str(source.sample_rate), "-", "pitch", str(cents)],
             input=data,
             capture_output=True,
             timeout=timeout_s,
@@ -198,7 +201,12 @@ def disguise_voice(data: bytes, *, cents: int = DEFAULT_DISGUISE_CENTS, timeout_
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
         raise BadAudio(f"sox failed: {reason[0][:200]}")
-    disguised = inspect_audio(done.stdout)
-    if disguised.sample_rate != source.sample_rate:
-        raise BadAudio("sox changed the sample rate")
-    return done.stdout
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(source.channels)
+        writer.setsampwidth(2)
+        writer.setframerate(source.sample_rate)
+        writer.writeframes(done.stdout)
+    disguised = out.getvalue()
+    inspect_audio(disguised)  # a last check that what operators will hear is whole audio
+    return disguised
