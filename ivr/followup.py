@@ -81,6 +81,12 @@ def issue_new_pin(session: Session, reference: str | None, digits: int) -> Looku
     return LookupDone("ok", pin=pin)
 
 
+def locked_until(call: Call, now: datetime | None = None) -> datetime | None:
+    """Until when wrong PINs keep this call's reference locked; None if it is not locked."""
+    until = _aware(call.locked_until)
+    return until if until is not None and until > (now or utc_now()) else None
+
+
 def original_call(session: Session, reference: str) -> Call | None:
     """The call whose case a follow-up recording joins."""
     return session.scalars(select(Call).where(Call.reference == reference)).first()

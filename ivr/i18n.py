@@ -285,6 +285,24 @@ _CATALOGUE: dict[str, tuple[str, str, str]] = {
     "audit.empty": ("Записей нет.", "Жазбалар жоқ.", "No entries."),
     "audit.system": ("система", "жүйе", "system"),
     "action.case.opened": ("Обращение открыто", "Өтініш ашылды", "Report opened"),
+    "action.followup.verified": (
+        "Заявитель позвонил повторно", "Өтініш беруші қайта қоңырау шалды", "Reporter called back"
+    ),
+    "action.followup.pin_failed": ("Неверный ПИН-код", "PIN-код қате", "Wrong PIN"),
+    "action.followup.locked": ("Номер обращения заблокирован", "Өтініш нөмірі бұғатталды", "Reference locked"),
+    "action.followup.refused_locked": (
+        "Попытка при заблокированном номере", "Бұғатталған нөмірмен әрекет", "Attempt while locked"
+    ),
+    "action.followup.unlocked": (
+        "Номер обращения разблокирован", "Өтініш нөмірі бұғаттан шығарылды", "Reference unlocked"
+    ),
+    "action.followup.pin_reissued": ("Выдан новый ПИН-код", "Жаңа PIN-код берілді", "New PIN issued"),
+    "case.reference_locked": (
+        "Номер заблокирован до {time}: слишком много неверных ПИН-кодов",
+        "Нөмір {time} дейін бұғатталды: PIN-код тым көп рет қате терілді",
+        "Reference locked until {time}: too many wrong PINs",
+    ),
+    "case.unlock_reference": ("Разблокировать номер", "Нөмірді бұғаттан шығару", "Unlock the reference"),
     "action.case.updated": ("Поступило дополнение", "Қосымша түсті", "Follow-up received"),
     "action.case.claimed": ("Взято в работу", "Жұмысқа алынды", "Taken"),
     "action.case.assigned": ("Назначен исполнитель", "Орындаушы тағайындалды", "Assigned"),

@@ -175,8 +175,8 @@ def list_recordings(
 
 def _recording_info(item: dict[str, Any]) -> RecordingInfo | None:
     try:
-        duration = item.get("duration")
-        duration_s = int(duration) if duration not in (None, "") else None
+        raw = item.get("duration")
+        duration_s = None if raw is None or raw == "" else int(raw)
         return RecordingInfo(
             sid=str(item["sid"]),
             call_sid=str(item.get("call_sid") or ""),

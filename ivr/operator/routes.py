@@ -13,7 +13,7 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr import i18n
+from ivr import followup, i18n
 from ivr.db import utc_now
 from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator, StoredRecording
 from ivr.operator import bp, casework, charts, queries, recordings
@@ -151,6 +151,7 @@ def _render_case(db: Session, case: Case, *, contact: str | None = None, status:
         message_form=ReporterMessageForm(),
         audit_rows=audit_rows,
         can_claim=case.assignee_id != person.id and (case.assignee_id is None or person.is_supervisor),
+        reference_locked_until=followup.locked_until(view.call),
         wait_s=_wait_s(case, view.detail.first_handled_at if view.detail else None),
     ), status
 
@@ -211,6 +212,16 @@ def _act(case_id: int, action: Any, form: Any = None) -> Response | tuple[str, i
             return redirect(url_for("operator.case_page", case_id=case_id))
     flash(_("case.saved"), "ok")
     return redirect(url_for("operator.case_page", case_id=case_id))
+
+
+@bp.post("/cases/<int:case_id>/unlock-reference")
+@cases_only
+def unlock_reference(case_id: int) -> Any:
+    """Let the reporter try their PIN again now (wrong PINs had locked the reference)."""
+    return _act(
+        case_id,
+        lambda db, case, form: followup.unlock(db, case.reference or "", actor=f"operator:{principal().id}"),
+    )
 
 
 @bp.post("/cases/<int:case_id>/claim")
