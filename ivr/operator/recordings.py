@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
-from flask import Request, Response, current_app
+from flask import Request, Response, abort, current_app
 
 from ivr.accounts import Principal
 from ivr.models import Case, StoredRecording
@@ -109,3 +109,12 @@ def audio_response(request: Request, audio: bytes) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.add_etag()  # lets a player resume with If-Range after a seek
     return response.make_conditional(request.environ, accept_ranges=True, complete_length=len(audio))
+
+
+def respond_with_audio(req: Request, key: str) -> Response:
+    """The decrypted recording under `key`, ranges honoured; aborts with its status when it is gone."""
+    try:
+        audio = read_audio(key)
+    except Unavailable as exc:
+        abort(exc.status, description=exc.code)
+    return audio_response(req, audio)

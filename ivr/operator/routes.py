@@ -340,11 +340,7 @@ def recording_audio(intake_id: int) -> Response:
         except recordings.Unavailable as exc:
             abort(exc.status, description=exc.code)
         casework.record_listen(db, person, case, intake, version)
-    try:
-        audio = recordings.read_audio(key)
-    except recordings.Unavailable as exc:
-        abort(exc.status, description=exc.code)
-    return recordings.audio_response(request, audio)
+    return recordings.respond_with_audio(request, key)
 
 
 # ---------------------------------------------------------------- supervisors
