@@ -61,11 +61,14 @@ class CallTracker:
         self.flush_interval_s = flush_interval_s
         self._pending: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._stopped = threading.Event()
         self._thread_pid: int | None = None
 
     def touch(self, call_sid: str, node: str, flow_version: str) -> None:
         """Remember where the call is now (sent to Redis shortly)."""
+        if self._stopped.is_set():
+            return
         with self._lock:
             self._pending[call_sid] = (node, flow_version)
         if self._thread_pid != os.getpid():
@@ -85,6 +88,10 @@ class CallTracker:
 
     def flush(self) -> None:
         """Send what was noted since the last flush; on a Redis failure the notes are dropped."""
+        with self._flushing:  # close() waits for a flush in flight, so nothing lands after it
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
         if not pending:
@@ -95,11 +102,13 @@ class CallTracker:
                 pipe.hset(f"ivr:call:{call_sid}", mapping={"node": node, "flow": flow_version})
                 pipe.expire(f"ivr:call:{call_sid}", self.ttl_s)
             pipe.execute()
-        except RedisError:
+        except (RedisError, OSError, ValueError):  # down, or its connection closed under us
             log.warning("call_tracker.flush_failed", extra={"calls": len(pending)})
 
     def close(self) -> None:
-        """Flush once more and stop the thread."""
+        """Flush once more and stop the thread; later notes are dropped (the process is ending)."""
+        if self._stopped.is_set():
+            return
         self._stopped.set()
         self.flush()
 

@@ -834,6 +834,7 @@ class Sandbox:
     def close(self) -> None:
         """Stop the stand-in, drop the scratch queue from Redis, remove the scratch folder."""
         services = self.app.extensions["ivr"]
+        services.tracker.close()  # send its last notes now, so the delete below catches them
         try:
             _drop_queue(services.queue)
             # The line's drop-off tracker keeps each call's last node in Redis for a few hours.
