@@ -123,7 +123,8 @@ def test_bundled_model_second_call_is_instant_and_rewrites_nothing(model_dir: Pa
     before = (model_dir / "model.bin").stat().st_mtime_ns
     started = time.monotonic()
     assert bundled_model_dir(model_dir.parent) == model_dir
-    assert time.monotonic() - started < 0.5  # joining and hashing 145 MB takes seconds; a check of the marker takes milliseconds
+    # Joining and hashing 145 MB takes seconds; checking the marker takes milliseconds.
+    assert time.monotonic() - started < 0.5
     assert (model_dir / "model.bin").stat().st_mtime_ns == before
 
 
