@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -129,7 +130,8 @@ def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | Non
         # Issued before the recording so that both the record action and the recording
         # status callback carry the same reference and PIN, whichever arrives first.
         state = replace(state, reference=new_reference(), pin=new_pin(flow.doc.limits.pin_digits))
-    result = replace(result, state=state)
+    if state is not result.state:
+        result = replace(result, state=state)
     if result.left_node:
         metrics.NODE_ANSWERS.labels(result.left_node, "left").inc()
     if previous is not None and previous.node == state.node and state.tries > previous.tries:
@@ -178,7 +180,7 @@ def _load_state(svc: Services, call_sid: str) -> CallState | None:
         return None
 
 
-def _event(form: dict[str, str], kind: str | None) -> engine.Event:
+def _event(form: Mapping[str, str], kind: str | None) -> engine.Event:
     if kind == "noinput":
         return engine.NoInput()
     if kind == "dial":
@@ -216,7 +218,7 @@ def step() -> Response:
     if state is None:
         return _twiml(fallback.record_twiml(svc, call_sid))
     flow = svc.flows.get(state.flow_version)
-    result = engine.step(flow, state, _event(request.form.to_dict(), request.args.get("e")))
+    result = engine.step(flow, state, _event(request.form, request.args.get("e")))
     return _respond(svc, flow, call_sid, state, result)
 
 
