@@ -320,10 +320,7 @@ def user_audit(operator_id: int) -> Response:
 @supervisors_only
 def overview() -> Response:
     """Reports per day and region, waiting times, drop-offs per menu step (?days=30)."""
-    try:
-        days = min(max(int(request.args.get("days", "30")), 1), 365)
-    except ValueError:
-        days = 30
+    days = queries.period_days(request.args.get("days"), minimum=1)
     with services().sessions() as db:
         figures = queries.overview(db, principal(), days=days)
     return jsonify(days=days, **figures.as_json())

@@ -453,6 +453,14 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def period_days(raw: str | None, *, minimum: int = 1, default: int = 30, maximum: int = 365) -> int:
+    """The `?days=` of an overview, kept within sensible bounds; nonsense gives the default."""
+    try:
+        return min(max(int(raw or default), minimum), maximum)
+    except ValueError:
+        return default
+
+
 def overview(session: Session, principal: Principal, *, days: int = 30, now: datetime | None = None) -> Overview:
     """Reports per day and region, waiting times and where callers hang up, over the last `days`."""
     now = now or utc_now()

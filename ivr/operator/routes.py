@@ -350,10 +350,7 @@ def recording_audio(intake_id: int) -> Response:
 @supervisors_only
 def overview() -> str:
     """Reports per day and region, waiting times, where callers hang up: as charts."""
-    try:
-        days = min(max(int(request.args.get("days", "30")), 7), 365)
-    except ValueError:
-        days = 30
+    days = queries.period_days(request.args.get("days"), minimum=7)
     with services().sessions() as db:
         figures = queries.overview(db, principal(), days=days)
     lang = locale()
