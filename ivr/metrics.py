@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -20,6 +21,14 @@ NODE_ANSWERS = Counter(
     "Steps per menu node: entered (prompted), left (moved on), retried.",
     ["node", "outcome"],
 )
+
+
+@functools.lru_cache(maxsize=4096)  # node names come from the flows: a bounded set
+def node_answers(node: str, outcome: str) -> Counter:
+    """NODE_ANSWERS for one node and outcome, looked up once (labels() locks and builds a key)."""
+    return NODE_ANSWERS.labels(node, outcome)
+
+
 WEBHOOK_SECONDS = Histogram(
     "ivr_webhook_seconds",
     "Time to answer a Twilio webhook.",

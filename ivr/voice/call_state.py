@@ -31,4 +31,4 @@ class CallStateCodec:
         values = self._sealer.unseal(token, context=call_sid.encode())
         if not isinstance(values, list) or len(values) != len(_FIELDS):
             raise DecryptionError("call state token has the wrong shape")
-        return CallState(**dict(zip(_FIELDS, values, strict=True)))
+        return CallState(*values)  # sealed in field order (seal)

@@ -7,14 +7,16 @@ to enqueue (a failure leaves the intake pending for the sweeper) or for best-eff
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, g, request, send_from_directory
+from flask import Blueprint, Response, abort, request, send_from_directory
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,23 +44,32 @@ def _settings() -> Settings:
     return services().settings
 
 
-@bp.before_request
-def _start_clock() -> None:
-    g.webhook_started = time.perf_counter()
+def timed(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Observe how long a webhook takes (ivr_webhook_seconds) and warn when it runs past the budget."""
+    endpoint = view.__name__
+    seconds = metrics.WEBHOOK_SECONDS.labels(endpoint)  # bound once: labels() locks and builds a key
 
+    @functools.wraps(view)
+    def timed_view(*args: Any, **kwargs: Any) -> Response:
+        started = time.perf_counter()
+        try:
+            return view(*args, **kwargs)
+        finally:
+            elapsed_s = time.perf_counter() - started
+            seconds.observe(elapsed_s)
+            if elapsed_s * 1000 > services().settings.webhook_budget_ms:
+                # Twilio waits at most 15 s, but a caller hears every millisecond as silence.
+                log.warning("webhook.slow", extra={"endpoint": endpoint, "elapsed_ms": round(elapsed_s * 1000)})
 
-@bp.after_request
-def _stop_clock(response: Response) -> Response:
-    elapsed_s = time.perf_counter() - g.get("webhook_started", time.perf_counter())
-    endpoint = (request.endpoint or "?").rpartition(".")[2]
-    metrics.WEBHOOK_SECONDS.labels(endpoint).observe(elapsed_s)
-    if elapsed_s * 1000 > services().settings.webhook_budget_ms:
-        # Twilio waits at most 15 s, but a caller hears every millisecond as silence.
-        log.warning("webhook.slow", extra={"endpoint": endpoint, "elapsed_ms": round(elapsed_s * 1000)})
-    return response
+    return timed_view
 
 
 twilio_only = require_twilio_signature(_settings)
+
+
+def webhook(view: Callable[..., Response]) -> Callable[..., Response]:
+    """A Twilio webhook: refused with 403 unless signed by Twilio, and timed either way."""
+    return timed(twilio_only(view))
 
 
 class FlaskVoiceUrls:
@@ -133,10 +144,10 @@ def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | Non
     if state is not result.state:
         result = replace(result, state=state)
     if result.left_node:
-        metrics.NODE_ANSWERS.labels(result.left_node, "left").inc()
+        metrics.node_answers(result.left_node, "left").inc()
     if previous is not None and previous.node == state.node and state.tries > previous.tries:
-        metrics.NODE_ANSWERS.labels(state.node, "retried").inc()
-    metrics.NODE_ANSWERS.labels(state.node, "entered").inc()
+        metrics.node_answers(state.node, "retried").inc()
+    metrics.node_answers(state.node, "entered").inc()
     svc.tracker.touch(call_sid, state.node, state.flow_version)
     return _twiml(to_twiml(result, FlaskVoiceUrls(svc, call_sid, flow.version)))
 
@@ -197,7 +208,7 @@ def _event(form: Mapping[str, str], kind: str | None) -> engine.Event:
 
 
 @bp.post("/incoming")
-@twilio_only
+@webhook
 def incoming() -> Response:
     """A new call (the number's Voice URL)."""
     svc = services()
@@ -209,7 +220,7 @@ def incoming() -> Response:
 
 
 @bp.post("/step")
-@twilio_only
+@webhook
 def step() -> Response:
     """The caller answered a Gather or Dial, or gave no input."""
     svc = services()
@@ -223,7 +234,7 @@ def step() -> Response:
 
 
 @bp.post("/recorded")
-@twilio_only
+@webhook
 def recorded() -> Response:
     """The Record action: make the report durable first, then go on with the menu."""
     svc = services()
@@ -244,7 +255,7 @@ def recorded() -> Response:
 
 
 @bp.post("/recording-status")
-@twilio_only
+@webhook
 def recording_status() -> Response:
     """Twilio's recordingStatusCallback: the media exists now, so the workers may fetch it."""
     svc = services()
@@ -259,7 +270,7 @@ def recording_status() -> Response:
 
 
 @bp.post("/status")
-@twilio_only
+@webhook
 def call_status() -> Response:
     """The number's call status callback: when and where each call ended."""
     svc = services()
@@ -298,7 +309,7 @@ def call_status() -> Response:
 
 
 @bp.post("/fallback")
-@twilio_only
+@webhook
 def fallback_incoming() -> Response:
     """The number's fallback URL: whatever failed, the caller can still leave a report."""
     svc = services()
@@ -308,7 +319,7 @@ def fallback_incoming() -> Response:
 
 
 @bp.post("/fallback/recorded")
-@twilio_only
+@webhook
 def fallback_recorded() -> Response:
     """The fallback's Record action: file the report, read the reference and PIN, say goodbye."""
     svc = services()
@@ -323,6 +334,7 @@ def fallback_recorded() -> Response:
 
 
 @bp.get("/prompts/<path:name>")
+@timed
 def prompt_audio(name: str) -> Response:
     """Prompt audio for <Play>; public and cacheable (it holds nothing secret)."""
     response = send_from_directory(services().settings.prompts_dir.resolve(), name, max_age=86400)

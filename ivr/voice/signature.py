@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
 from flask import Request, abort, request
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 from ivr.metrics import WEBHOOK_REJECTED
 from ivr.settings import Settings
@@ -40,11 +41,34 @@ def is_signed_by_twilio(req: Request, settings: Settings) -> bool:
         return False  # no token configured: refuse everything rather than accept everything
     validator = _validator(token)
     url = public_url(req, settings)
+    form = SignedForm(req.form)
     # Twilio signs the URL exactly as configured on the number, which is our public URL: try that
     # one first; `validate` also tries it with and without an explicit port, at twice the cost.
-    if hmac.compare_digest(validator.compute_signature(url, req.form), signature):
+    if hmac.compare_digest(validator.compute_signature(url, form), signature):
         return True
-    return bool(validator.validate(url, req.form, signature))
+    return bool(validator.validate(url, form, signature))
+
+
+class SignedForm:
+    """The posted form as `RequestValidator` reads it, every value of every field.
+
+    The validator asks each field for `getall` first (aiohttp's name) and falls back to
+    `getlist` (werkzeug's) through an AttributeError: 28 raised and caught exceptions per
+    webhook, about a third of the cost of checking a signature. Offering `getall` skips them;
+    what is signed is unchanged.
+    """
+
+    __slots__ = ("_form", "getall")
+
+    def __init__(self, form: MultiDict[str, str]) -> None:
+        self._form = form
+        self.getall = form.getlist
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._form)
+
+    def __len__(self) -> int:
+        return len(self._form)
 
 
 @lru_cache(maxsize=4)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 from ivr.models import Call, Intake
+from ivr.voice.signature import SignedForm
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.support.twilio_sim import FlaskTransport, Press, Talk, TwilioSimulator, new_sid
 
@@ -98,3 +101,24 @@ def test_state_token_from_another_call_cannot_steer_this_one(app, twilio: Twilio
     status, body = twilio.post(record_url, form)  # validly signed, but the token belongs to another call
     assert status == 200 and "<Record" in body  # the fallback: the caller can still report
     assert count(app, Intake) == 1
+
+
+def test_repeated_and_non_ascii_fields_are_signed_as_twilio_signs_them(client, twilio: TwilioSimulator) -> None:
+    # Twilio signs every value of a repeated field; SpeechResult arrives in Cyrillic and Kazakh.
+    form = twilio.voice_form(new_sid("CA"), "+77012345678", "+77172141424", None)
+    form.update(SpeechResult="Алматы, Қазақстан", Confidence="0.9")
+    pairs = [*form.items(), ("StirVerstat", "TN-Validation-Passed-A"), ("StirVerstat", "TN-Validation-Passed-B")]
+    url = f"{PUBLIC_BASE_URL}/voice/incoming"
+    signature = twilio.validator.compute_signature(url, MultiDict(pairs))
+    assert client.post("/voice/incoming", data=MultiDict(pairs),
+                       headers={"X-Twilio-Signature": signature}).status_code == 200
+    dropped = MultiDict(pairs[:-1])  # one of the repeated values lost on the way: not what was signed
+    assert client.post("/voice/incoming", data=dropped, headers={"X-Twilio-Signature": signature}).status_code == 403
+
+
+def test_signed_form_reads_as_the_validator_reads_a_multidict() -> None:
+    form = MultiDict([("b", "2"), ("a", "1"), ("a", "0"), ("c", "Қ")])
+    validator = RequestValidator(AUTH_TOKEN)
+    url = f"{PUBLIC_BASE_URL}/voice/step?s=abc"
+    assert validator.compute_signature(url, SignedForm(form)) == validator.compute_signature(url, form)
+    assert validator.compute_signature(url, SignedForm(MultiDict())) == validator.compute_signature(url, {})
