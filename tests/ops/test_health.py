@@ -37,3 +37,36 @@ def test_prompt_audio_is_served_with_caching_headers(client) -> None:
     assert response.status_code == 200 and response.data[:4] == b"RIFF"
     assert "max-age=86400" in response.headers["Cache-Control"]
     assert client.get("/voice/prompts/../flow.yaml").status_code == 404
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_every_webhook_is_timed_forged_ones_too(client, twilio: TwilioSimulator) -> None:
+    before = {e: _sample("ivr_webhook_seconds_count", endpoint=e) for e in ("incoming", "step", "prompt_audio")}
+    twilio.call([Press("2")])
+    assert client.post("/voice/incoming", data={"CallSid": "CA" + "0" * 32}).status_code == 403  # unsigned
+    client.get("/voice/prompts/kk/welcome.wav")
+    after = {e: _sample("ivr_webhook_seconds_count", endpoint=e) for e in before}
+    assert after["incoming"] - before["incoming"] == 2  # the call and the forged request
+    assert after["step"] - before["step"] >= 1
+    assert after["prompt_audio"] - before["prompt_audio"] == 1
+
+
+def test_a_webhook_over_its_budget_is_logged(make_settings, sqlite_url, caplog) -> None:
+    from ivr.app import create_app
+    from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
+    from tests.support.twilio_sim import FlaskTransport, new_sid
+
+    app = create_app(make_settings(database_url=sqlite_url, webhook_budget_ms=0))
+    sim = TwilioSimulator(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN,
+                          public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID)
+    try:
+        status, _ = sim.post("/voice/incoming", sim.voice_form(new_sid("CA"), "+77012345678", "+77172141424", None))
+    finally:
+        app.extensions["ivr"].close()
+    assert status == 200
+    assert any(r.getMessage() == "webhook.slow" and getattr(r, "endpoint", None) == "incoming" for r in caplog.records)
