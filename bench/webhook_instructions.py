@@ -50,22 +50,6 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # ---------------------------------------------------------------- child: answer N requests
 
 
-def environ_for(path: str, form: dict[str, str], signature: str) -> dict[str, Any]:
-    """The WSGI environ gunicorn would build for this signed POST (the body is added per call)."""
-    from werkzeug.test import EnvironBuilder
-
-    target = webhooks.Target("x", None, path, form, signature)  # type: ignore[arg-type]
-    path_only, _, query = path.partition("?")
-    builder = EnvironBuilder(
-        path=path_only, query_string=query, method="POST", data=target.body.encode(),
-        headers=list(webhooks.headers_of(target).items()), base_url="http://127.0.0.1:8000",
-    )
-    try:
-        return builder.get_environ()
-    finally:
-        builder.close()
-
-
 def call(app: WsgiApp, environ: dict[str, Any], body: bytes) -> tuple[str, bytes]:
     """One request: status line and body."""
     status: list[str] = []
@@ -78,10 +62,21 @@ def call(app: WsgiApp, environ: dict[str, Any], body: bytes) -> tuple[str, bytes
 
 
 def signed(path: str, form: dict[str, str]) -> tuple[dict[str, Any], bytes]:
-    """Environ and body of a request signed for its public URL, as Twilio sends it."""
+    """The WSGI environ gunicorn would build for this POST, signed for its public URL, and its body."""
+    from werkzeug.test import EnvironBuilder
+
     target = webhooks.Target("x", None, path, form)  # type: ignore[arg-type]
     webhooks.sign(target)
-    return environ_for(path, form, target.signature), target.body.encode()
+    body = target.body.encode()
+    path_only, _, query = path.partition("?")
+    builder = EnvironBuilder(
+        path=path_only, query_string=query, method="POST", data=body,
+        headers=list(webhooks.headers_of(target).items()), base_url="http://127.0.0.1:8000",
+    )
+    try:
+        return builder.get_environ(), body
+    finally:
+        builder.close()
 
 
 def answer(name: str, requests: int) -> None:
@@ -209,15 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         answer(args.child, args.requests)
         return 0
     command = " ".join(["python -m bench.webhook_instructions", *(argv if argv is not None else sys.argv[1:])])
-    with webhooks.sigterm_as_interrupt():
-        try:
-            return run(command, write_readme=not args.no_readme)
-        except webhooks.BenchError as exc:
-            print(f"bench.webhook_instructions: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bench.webhook_instructions: interrupted", file=sys.stderr)
-            return 130
+    return webhooks.run_reporting_errors(
+        "bench.webhook_instructions", lambda: run(command, write_readme=not args.no_readme)
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -679,6 +679,19 @@ def run(conditions: Conditions, command: str, *, write_readme: bool, keep_dir: b
             shutil.rmtree(work, ignore_errors=True)
 
 
+def run_reporting_errors(prog: str, benchmark: Callable[[], int]) -> int:
+    """Run a benchmark: a BenchError is one line and exit 1; Ctrl-C or SIGTERM stop it with 130."""
+    with sigterm_as_interrupt():
+        try:
+            return benchmark()
+        except BenchError as exc:
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted; every server stopped", file=sys.stderr)
+            return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__.split("\n\n")[0])
@@ -691,15 +704,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     conditions = Conditions(duration_s=args.duration, warmup_s=args.warmup, rounds=args.rounds)
     command = " ".join(["python -m bench.webhooks", *(argv if argv is not None else sys.argv[1:])])
-    with sigterm_as_interrupt():
-        try:
-            return run(conditions, command, write_readme=not args.no_readme, keep_dir=args.keep)
-        except BenchError as exc:
-            print(f"bench.webhooks: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bench.webhooks: interrupted; every server stopped", file=sys.stderr)
-            return 130
+    return run_reporting_errors(
+        "bench.webhooks", lambda: run(conditions, command, write_readme=not args.no_readme, keep_dir=args.keep)
+    )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,13 @@ class NonceSource:
     child must therefore never hand out its parent's buffered bytes: it starts empty.
     """
 
+    _lock: threading.Lock
+    _buffer: bytes
+    _used: int
+
     def __init__(self, batch_bytes: int = 4096) -> None:
         self._batch_bytes = batch_bytes
-        self._lock = threading.Lock()
-        self._buffer, self._used = b"", 0
+        self._forget()
         os.register_at_fork(after_in_child=self._forget)
 
     def take(self, size: int) -> bytes:

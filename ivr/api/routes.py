@@ -13,14 +13,13 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Response, abort, g, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from ivr import accounts
 from ivr.accounts import Principal
 from ivr.api import bp
-from ivr.models import Case, StoredRecording
+from ivr.models import Case
 from ivr.operator import casework, queries, recordings
 from ivr.services import services
 
@@ -277,10 +276,9 @@ def recording_audio(intake_id: int) -> Response:
     person = principal()
     with services().sessions.begin() as db:
         try:
-            case, intake = casework.visible_intake(db, person, intake_id)
+            case, intake, stored = casework.visible_recording(db, person, intake_id)
         except casework.CaseHidden:
             abort(404)
-        stored = db.scalars(select(StoredRecording).where(StoredRecording.intake_id == intake.id)).first()
         version = request.args.get("version") or recordings.default_version(case, stored)
         wants_original = (
             version == recordings.ORIGINAL and stored is not None and recordings.is_voice_protected(case, stored)

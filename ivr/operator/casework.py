@@ -18,7 +18,7 @@ from ivr.accounts import Principal
 from ivr.crypto import Cipher
 from ivr.db import utc_now
 from ivr.intake import contact_context
-from ivr.models import CASE_STATUSES, AuditEvent, Call, Case, CaseDetail, CaseNote, Intake, Operator
+from ivr.models import CASE_STATUSES, AuditEvent, Call, Case, CaseDetail, CaseNote, Intake, Operator, StoredRecording
 
 # Allowed moves of an ordinary operator; supervisors may also reopen a closed case.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -81,6 +81,15 @@ def visible_intake(session: Session, principal: Principal, intake_id: int) -> tu
     if case is None or not principal.may_see(case):
         raise CaseHidden(intake_id)
     return case, intake
+
+
+def visible_recording(
+    session: Session, principal: Principal, intake_id: int
+) -> tuple[Case, Intake, StoredRecording | None]:
+    """As visible_intake, with the stored audio (None until the workers have stored it)."""
+    case, intake = visible_intake(session, principal, intake_id)
+    stored = session.scalars(select(StoredRecording).where(StoredRecording.intake_id == intake.id)).first()
+    return case, intake, stored
 
 
 def audit(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ivr import followup, i18n
 from ivr.db import utc_now
-from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator, StoredRecording
+from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator
 from ivr.operator import bp, casework, charts, queries, recordings
 from ivr.operator.auth import (
     _,
@@ -330,10 +330,9 @@ def recording_audio(intake_id: int) -> Response:
     person = principal()
     with services().sessions.begin() as db:
         try:
-            case, intake = casework.visible_intake(db, person, intake_id)
+            case, intake, stored = casework.visible_recording(db, person, intake_id)
         except casework.CaseHidden:
             abort(404)
-        stored = db.scalars(select(StoredRecording).where(StoredRecording.intake_id == intake.id)).first()
         version = request.args.get("v") or recordings.default_version(case, stored)
         try:
             key = recordings.storage_key(person, case, stored, version, has_unlocked=_unlocked(intake_id))
