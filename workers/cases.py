@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Update, exists, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -43,6 +43,16 @@ def record_event(
 ) -> None:
     """Append an audit event; `detail` holds ids and counts only, never caller data."""
     session.add(AuditEvent(actor=actor, action=action, call_id=call_id, intake_id=intake_id, detail=detail))
+
+
+def stamp_once(session: Session, statement: Update, action: str, **event: Any) -> bool:
+    """Run an UPDATE that matches only until it is done (an `IS NULL` guard on its timestamp),
+    and audit it as `action` for the one run that did it: a rerun or a racing worker writes no
+    second event. True for that run."""
+    if getattr(session.execute(statement), "rowcount", 0) != 1:
+        return False
+    record_event(session, action, **event)
+    return True
 
 
 def has_event(session: Session, action: str, *, intake_id: int) -> bool:

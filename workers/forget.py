@@ -18,7 +18,7 @@ from ivr.logging import get_logger
 from ivr.models import Call, Intake, StoredRecording
 from ivr.queueing import FORGET_CALL
 from workers import download
-from workers.cases import record_event
+from workers.cases import stamp_once
 from workers.deps import WorkerDeps, worker_deps
 from workers.jobs import download_policy, enqueue_once
 
@@ -47,11 +47,13 @@ def forget_call(call_id: int, *, deps: WorkerDeps | None = None) -> bool:
         return False
     was_there = download.delete_call(deps.settings, call_sid, session=deps.http, retry=download_policy(deps))
     with deps.sessions.begin() as session:
-        result = session.execute(
-            update(Call).where(Call.id == call_id, Call.deleted_at_twilio.is_(None)).values(deleted_at_twilio=utc_now())
+        stamp_once(
+            session,
+            update(Call)
+            .where(Call.id == call_id, Call.deleted_at_twilio.is_(None))
+            .values(deleted_at_twilio=utc_now()),
+            "call.deleted_at_twilio", call_id=call_id, was_there=was_there,
         )
-        if getattr(result, "rowcount", 0) == 1:
-            record_event(session, "call.deleted_at_twilio", call_id=call_id, was_there=was_there)
     log.info("call.deleted_at_twilio", call_id=call_id)
     return True
 

@@ -28,7 +28,7 @@ from ivr.logging import get_logger, scrub
 from ivr.models import DONE, FAILED, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
 from workers import download
 from workers.audio import BadAudio, VoiceDisguiseUnavailable, disguise_voice, inspect_audio
-from workers.cases import insert_once, open_case, record_event, transcript_summary
+from workers.cases import insert_once, open_case, record_event, stamp_once, transcript_summary
 from workers.deps import WorkerDeps, worker_deps
 from workers.recording_store import RecordingConflict, RecordingMissing
 from workers.transcriber import LANGUAGES, Language, TranscriptionFailed
@@ -339,16 +339,13 @@ def release_at_twilio(intake_id: int, *, deps: WorkerDeps | None = None) -> bool
             settings, recording_sid, session=deps.http, retry=download_policy(deps)
         )
         with deps.sessions.begin() as session:
-            result = session.execute(
+            stamp_once(
+                session,
                 update(StoredRecording)
                 .where(StoredRecording.intake_id == intake_id, StoredRecording.deleted_at_twilio.is_(None))
-                .values(deleted_at_twilio=utc_now())
+                .values(deleted_at_twilio=utc_now()),
+                "recording.deleted_at_twilio", call_id=call_id, intake_id=intake_id, was_there=was_there,
             )
-            if getattr(result, "rowcount", 0) == 1:
-                record_event(
-                    session, "recording.deleted_at_twilio", call_id=call_id, intake_id=intake_id,
-                    was_there=was_there,
-                )
         log.info("recording.deleted_at_twilio", intake_id=intake_id)
     if is_anonymous:
         _delete_call_log(deps, call_id, call_sid)
@@ -370,13 +367,13 @@ def _delete_call_log(deps: WorkerDeps, call_id: int, call_sid: str) -> None:
         return  # another recording of this call still needs Twilio's copy
     was_there = download.delete_call(deps.settings, call_sid, session=deps.http, retry=download_policy(deps))
     with deps.sessions.begin() as session:
-        result = session.execute(
+        stamp_once(
+            session,
             update(Case)
             .where(Case.call_id == call_id, Case.call_deleted_at_twilio.is_(None))
-            .values(call_deleted_at_twilio=utc_now())
+            .values(call_deleted_at_twilio=utc_now()),
+            "call.deleted_at_twilio", call_id=call_id, was_there=was_there,
         )
-        if getattr(result, "rowcount", 0) == 1:
-            record_event(session, "call.deleted_at_twilio", call_id=call_id, was_there=was_there)
     log.info("call.deleted_at_twilio", call_id=call_id)
 
 

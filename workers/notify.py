@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Case
-from workers.cases import record_event
+from workers.cases import stamp_once
 from workers.deps import worker_deps
 
 log = get_logger(__name__)
@@ -35,9 +35,9 @@ def notify_urgent(case_id: int) -> None:
         # The URL may carry a token of its own: the message names the status only.
         raise NotifyFailed(f"urgent webhook answered HTTP {response.status_code}")
     with deps.sessions.begin() as session:
-        result = session.execute(
-            update(Case).where(Case.id == case_id, Case.notified_at.is_(None)).values(notified_at=utc_now())
+        stamp_once(
+            session,
+            update(Case).where(Case.id == case_id, Case.notified_at.is_(None)).values(notified_at=utc_now()),
+            "case.notified", call_id=call_id, case_id=case_id,
         )
-        if getattr(result, "rowcount", 0) == 1:
-            record_event(session, "case.notified", call_id=call_id, case_id=case_id)
     log.info("case.notified", case_id=case_id)
