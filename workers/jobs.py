@@ -49,7 +49,7 @@ LIVE_JOB_STATUSES = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, J
 
 
 class AudioMismatch(Exception):
-    """The downloaded audio is not the recording Twilio described (length differs)."""
+    """Kept for old failure records: a length disagreement is now logged, never an error."""
 
 
 class RecordingLost(Exception):
@@ -161,10 +161,12 @@ def store_recording(deps: WorkerDeps, intake_id: int) -> Fetched:
             deps.settings, recording_sid, session=deps.http, retry=download_policy(deps)
         )
     info = inspect_audio(audio)
-    if expected_s is not None and abs(info.duration_s - expected_s) > MAX_DURATION_DRIFT_S:
-        raise AudioMismatch(
-            f"intake {intake_id}: audio lasts {info.duration_s:.1f} s, Twilio reported {expected_s} s"
-        )
+    # The audio is the truth: a callback's RecordingDuration (-1, 99999, a stale action's) only
+    # earns a log line and an audit event; refusing the audio would block the case for good.
+    audio_s = round(float(info.duration_s), 1)
+    is_mismatch = expected_s is not None and abs(info.duration_s - expected_s) > MAX_DURATION_DRIFT_S
+    if is_mismatch:
+        log.warning("recording.duration_mismatch", intake_id=intake_id, reported_s=expected_s, audio_s=audio_s)
     put = deps.store.put(key, audio)
     # Read it back: only a copy we have decrypted and compared may replace Twilio's.
     with deps.store.open(key) as handle:
@@ -195,6 +197,14 @@ def store_recording(deps: WorkerDeps, intake_id: int) -> Fetched:
             select(StoredRecording.id).where(StoredRecording.intake_id == intake_id)
         ).one()
         if is_new:
+            session.execute(
+                update(Intake).where(Intake.id == intake_id).values(duration_s=round(info.duration_s))
+            )
+            if is_mismatch:
+                record_event(
+                    session, "recording.duration_mismatch", call_id=call_id, intake_id=intake_id,
+                    reported_s=expected_s, audio_s=audio_s,
+                )
             record_event(
                 session,
                 "recording.stored",

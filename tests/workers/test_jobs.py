@@ -11,7 +11,7 @@ import pytest
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from ivr.models import DONE, FAILED, Case, Intake, StoredRecording, Transcript
+from ivr.models import DONE, FAILED, AuditEvent, Case, Intake, StoredRecording, Transcript
 from ivr.queueing import job_id_for
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.workers.test_jobs_support import (
@@ -253,13 +253,22 @@ def test_corrupt_audio_fails_after_retries_with_a_clear_error(
     assert job.get_status() == JobStatus.FAILED and job.args == (intake_id,)
 
 
-def test_audio_of_the_wrong_length_is_refused(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
-    intake_id = add_intake(deps, fake_api, audio=make_wav(2), duration_s=30, enqueue=False)
-    with pytest.raises(jobs.AudioMismatch):
-        process_intake(intake_id)
+@pytest.mark.parametrize("reported_s", [-1, 99999, 30])
+def test_the_audio_is_the_truth_when_the_callback_reports_another_length(
+    deps: WorkerDeps, fake_api: FakeTwilioApi, reported_s: int
+) -> None:
+    intake_id = add_intake(deps, fake_api, audio=make_wav(8), duration_s=reported_s, enqueue=False)
+
+    process_intake(intake_id)
+
     intake = intake_row(deps, intake_id)
-    assert intake.status == FAILED and "AudioMismatch" in (intake.last_error or "")
-    assert count(deps.sessions, StoredRecording) == 0 and not list(deps.store.keys())
+    assert intake.status == DONE and intake.last_error is None
+    assert intake.duration_s == 8  # what the audio says, not the callback
+    assert stored_row(deps, intake_id).duration_s == pytest.approx(8, abs=0.05)
+    assert count(deps.sessions, Case) == 1
+    with deps.sessions() as session:  # the disagreement stays on record, beside the log line
+        [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "recording.duration_mismatch"))
+    assert event.intake_id == intake_id and event.detail == {"reported_s": reported_s, "audio_s": 8.0}
 
 
 @pytest.mark.parametrize("transcriber", [lambda: FailingTranscriber(failures=1)], indirect=True)
