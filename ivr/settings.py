@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,28 @@ _ENV_NAMES = {
     "twilio_account_sid": "TWILIO_ACCOUNT_SID",
     "twilio_auth_token": "TWILIO_AUTH_TOKEN",
 }
+
+
+# What `ivr up` writes into var/local.env and `ivr simulate` uses: never a real account.
+PLACEHOLDER_ACCOUNT_SID = "AC" + "0" * 32
+PLACEHOLDER_ACCOUNT_SIDS = frozenset({PLACEHOLDER_ACCOUNT_SID, "AC" + "51" * 16})
+_ACCOUNT_SID = re.compile(r"\AAC[0-9a-f]{32}\Z")
+MIN_SECRET_BYTES = 32
+# Development only (production refuses to start without real keys): a public constant, so it
+# protects nothing, and it is never derived from the Twilio token, which rotates on its own.
+_DEV_SECRET = b"ivr-insecure-development-secret; production refuses it"
+
+
+def twilio_credential_problems(account_sid: str, auth_token: str) -> list[str]:
+    """Why the line cannot take real calls with these Twilio credentials; empty when it can."""
+    problems = []
+    if not auth_token:
+        problems.append("TWILIO_AUTH_TOKEN: empty; every webhook would be refused (403)")
+    if account_sid in PLACEHOLDER_ACCOUNT_SIDS:
+        problems.append("TWILIO_ACCOUNT_SID: a placeholder (the one `ivr up` writes); set your account's SID")
+    elif not _ACCOUNT_SID.match(account_sid):
+        problems.append("TWILIO_ACCOUNT_SID: not an account SID (AC and 32 hex digits)")
+    return problems
 
 
 def _env(name: str, conventional: str | None = None) -> AliasChoices:
@@ -50,6 +73,10 @@ class Settings(BaseSettings):
     twilio_api_base: str = "https://api.twilio.com"
     """Where the Twilio REST API and recordings live; tests point it at a local stand-in."""
 
+    env: Literal["development", "production", ""] = ""
+    """IVR_ENV=production refuses to start on missing keys or placeholder credentials (as an
+    https public URL does); anything else is development."""
+
     public_base_url: str = ""
     """The https URL Twilio calls (e.g. https://ivr.example.kz). Signatures are checked against it,
     so the app is right behind a TLS-terminating proxy. Empty: the URL the request arrived on."""
@@ -58,10 +85,12 @@ class Settings(BaseSettings):
     """Only for local development without Twilio: False accepts unsigned webhooks (logged loudly)."""
 
     secret_key: SecretStr = SecretStr("")
-    """Signs sessions and encrypts call state in webhook URLs. Empty: derived from the auth token."""
+    """Signs sessions and encrypts call state in webhook URLs; 32 bytes or more (`ivr keys new`).
+    Empty: a public development constant, refused in production."""
 
     data_key: SecretStr = SecretStr("")
-    """Base64 32-byte key that encrypts contacts and recordings at rest. Empty: derived (dev only)."""
+    """Base64 32-byte key that encrypts contacts and recordings at rest (`ivr keys new`).
+    Empty: a public development constant, refused in production."""
 
     data_key_id: str = "k1"
     """Stored beside everything the data key encrypts, so keys can rotate."""
@@ -89,7 +118,8 @@ class Settings(BaseSettings):
 
     webhook_budget_ms: int = 500
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = None
+    """JSON log lines (true) or readable text (false); unset: text on a terminal, JSON otherwise."""
     urgent_webhook_url: str = ""
     """Urgent reports are also POSTed (ids only) to this URL, retried."""
 
@@ -176,12 +206,30 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def session_secret(self) -> bytes:
-        """The secret that signs sessions and seals call state."""
-        raw = self.secret_key.get_secret_value() or (
-            "ivr-dev-secret:" + self.twilio_auth_token.get_secret_value()
+    def is_production(self) -> bool:
+        """IVR_ENV=production, or Twilio reaches the line over https: real callers."""
+        return self.env == "production" or self.public_base_url.startswith("https://")
+
+    def production_problems(self) -> list[str]:
+        """What production refuses, one line per problem naming its variable; empty when none."""
+        problems = []
+        if len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            state = "missing" if not self.secret_key.get_secret_value() else "too short"
+            problems.append(f"IVR_SECRET_KEY: {state}; production needs {MIN_SECRET_BYTES} random bytes or more"
+                            " (`ivr keys new` makes one)")
+        if not self.data_key.get_secret_value():
+            problems.append("IVR_DATA_KEY: missing; production needs its own 32-byte key (`ivr keys new` makes one)")
+        if not self.verify_signatures:
+            problems.append("IVR_VERIFY_SIGNATURES: false; production checks every webhook's signature")
+        return problems + twilio_credential_problems(
+            self.twilio_account_sid, self.twilio_auth_token.get_secret_value()
         )
-        return hashlib.sha256(raw.encode()).digest()
+
+    @property
+    def session_secret(self) -> bytes:
+        """The secret that signs sessions and seals call state (never derived from the Twilio token)."""
+        raw = self.secret_key.get_secret_value().encode() or _DEV_SECRET
+        return hashlib.sha256(raw).digest()
 
     @property
     def data_keys(self) -> dict[str, bytes]:
@@ -190,7 +238,7 @@ class Settings(BaseSettings):
         keys = {
             self.data_key_id: base64.b64decode(current)
             if current
-            else hashlib.sha256(b"ivr-dev-data-key:" + self.session_secret).digest()
+            else hashlib.sha256(b"ivr-dev-data-key:" + _DEV_SECRET).digest()
         }
         for pair in filter(None, (p.strip() for p in self.old_data_keys.split(","))):
             key_id, _, b64 = pair.partition(":")
@@ -209,7 +257,7 @@ def load_settings(**overrides: object) -> Settings:
     """
     env_file = os.environ.get("IVR_ENV_FILE", "var/local.env") or None
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type]
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
@@ -217,3 +265,10 @@ def load_settings(**overrides: object) -> Settings:
             name = _ENV_NAMES.get(field, f"IVR_{field.upper()}")
             lines.append(f"{name}: {error['msg']}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    problems = settings.production_problems() if settings.is_production else []
+    if problems:
+        raise SettingsError(
+            "refusing to start in production (IVR_ENV=production or an https IVR_PUBLIC_BASE_URL):\n  "
+            + "\n  ".join(problems)
+        )
+    return settings
