@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
+import time_machine
 
 from ivr.settings import Settings
 from tests.support.services import RedisServer, postgres_available, postgres_schema
@@ -17,6 +19,23 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0" * 30 + "14"
 PUBLIC_BASE_URL = "https://ivr.example.test"
 DATA_KEY = base64.b64encode(b"k" * 32).decode()
+
+# Times of day (UTC) at which date-sensitive tests run. Almaty (UTC+5) is already on the next
+# calendar day from 19:00 UTC, so 21:30 catches code and tests that mix UTC dates with local ones;
+# 00:30 is just after midnight UTC, 12:00 an ordinary afternoon in Kazakhstan.
+CLOCK_TIMES = ("00:30", "12:00", "21:30")
+CLOCK_DAY = (2026, 11, 25)  # a Wednesday: an ordinary working day in Kazakhstan
+
+
+@pytest.fixture(params=CLOCK_TIMES, ids=[f"utc{t.replace(':', '')}" for t in CLOCK_TIMES])
+def clock(request: pytest.FixtureRequest) -> Iterator[time_machine.Traveller]:
+    """Run the test at a fixed UTC time of day; the clock keeps ticking from there.
+
+    CI runs at any hour, so a test that compares dates must not depend on when it runs.
+    """
+    hour, minute = (int(part) for part in request.param.split(":"))
+    with time_machine.travel(datetime(*CLOCK_DAY, hour, minute, tzinfo=UTC), tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

@@ -147,6 +147,7 @@ def db_with_calls(sqlite_url: str):  # type: ignore[no-untyped-def]
     return sqlite_url, flow
 
 
+@pytest.mark.usefixtures("clock")  # dates: any hour of the UTC day
 def test_figures_come_from_the_calls_of_every_version_of_the_flow(db_with_calls) -> None:  # type: ignore[no-untyped-def]
     url, flow = db_with_calls
     with make_sessionmaker(make_engine(url))() as session:

@@ -130,6 +130,7 @@ def test_audio_over_the_api(api, console: Console, world) -> None:  # type: igno
     assert named.data == world["case"].audio[0]
 
 
+@pytest.mark.usefixtures("clock")  # dates: any hour of the UTC day
 def test_supervisor_reads_audit_and_overview(api, console: Console, world) -> None:  # type: ignore[no-untyped-def]
     supervisor = api("dana")
     api("karaganda").post(f"/api/cases/{world['case'].id}/claim")

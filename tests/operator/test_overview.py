@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from ivr.accounts import Principal
@@ -13,6 +14,8 @@ from ivr.operator import queries
 from tests.operator.console import Console, post_form
 from tests.support.twilio_sim import EmptyRecording, Hangup, Press, Silence, Talk
 
+# Dates here are Kazakhstan dates: run at several hours of the UTC day (see the clock fixture).
+pytestmark = pytest.mark.usefixtures("clock")
 
 def test_figures_per_day_region_and_waits(console: Console, make_client) -> None:
     now = utc_now()

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from ivr.db import utc_now
+from ivr.i18n import local_time
 from ivr.operator.queries import PAGE_SIZE
 from tests.operator.console import Console, post_form
 
+# Dates here are Kazakhstan dates: run at several hours of the UTC day (see the clock fixture).
+pytestmark = pytest.mark.usefixtures("clock")
 
 def _ids(body: str) -> list[int]:
     return [int(found) for found in re.findall(r'data-case="(\d+)"', body)]
@@ -55,9 +60,13 @@ def test_filters_by_status_region_language_and_date(console: Console, make_clien
     assert ids("?region=13") == {ru_karaganda.id}
     assert ids("?status=&region=none") == {unknown.id}
     assert ids("?language=kk") == {kk_almaty.id}
-    day = (now - timedelta(days=10)).date()
+    # The console's dates are Kazakhstan's, not UTC's: from 19:00 UTC Almaty is a day ahead.
+    day = local_time(now - timedelta(days=10)).date()  # type: ignore[union-attr]
+    today = local_time(now).date()  # type: ignore[union-attr]
+    assert ids(f"?from={day}&to={day}") == {ru_karaganda.id}
     assert ids(f"?from={day - timedelta(days=1)}&to={day + timedelta(days=1)}") == {ru_karaganda.id}
-    assert ids(f"?from={(now + timedelta(days=1)).date()}") == set()
+    assert ids(f"?from={today}&status=") == {kk_almaty.id, unknown.id}
+    assert ids(f"?from={today + timedelta(days=1)}") == set()
     assert ids("?status=bogus&region=99&language=xx&from=never") == {kk_almaty.id, ru_karaganda.id}
 
 

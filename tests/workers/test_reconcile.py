@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from ivr.db import utc_now
@@ -28,6 +29,9 @@ __all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in 
 
 CALLER = "+77012345678"
 
+
+# Times here are compared across days: run at several hours of the UTC day (see the clock fixture).
+pytestmark = pytest.mark.usefixtures("clock")
 
 def test_unknown_recording_becomes_a_recovered_case(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
     call_sid, sid = new_sid("CA"), new_sid("RE")

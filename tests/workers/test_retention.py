@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from ivr.db import utc_now
@@ -38,6 +39,9 @@ def call_id_of(deps: WorkerDeps, intake_id: int) -> int:
     with deps.sessions() as session:
         return session.scalars(select(StoredRecording.intake)).first().call_id  # type: ignore[union-attr]
 
+
+# Times here are compared across days: run at several hours of the UTC day (see the clock fixture).
+pytestmark = pytest.mark.usefixtures("clock")
 
 def test_old_closed_case_loses_recordings_transcripts_and_contact(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
     old = add_intake(deps, fake_api, contact="+77012345678")
