@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -120,6 +121,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     """JSON log lines (true) or readable text (false); unset: text on a terminal, JSON otherwise."""
+    metrics_token: SecretStr = SecretStr("")
+    """A bearer token that opens /metrics from anywhere (Prometheus' `authorization` setting)."""
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    """Networks (CIDRs, comma-separated) whose direct, unproxied requests may read /metrics."""
+
     urgent_webhook_url: str = ""
     """Urgent reports are also POSTed (ids only) to this URL, retried."""
 
@@ -174,6 +180,16 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with https:// (or http:// for local tests)")
         return value.rstrip("/")
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (e.g. 10.0.0.0/8)") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

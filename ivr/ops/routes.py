@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.metrics import StateCollector, render_metrics
+from ivr.ops.metrics_access import may_read_metrics
 from ivr.services import services
 
 bp = Blueprint("ops", __name__)
@@ -47,6 +48,9 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus metrics."""
+    """Prometheus metrics, for the scrape token or the allowed networks only."""
+    if not may_read_metrics(services().settings, request):
+        return Response("metrics need the scrape token (IVR_METRICS_TOKEN)\n", status=403,
+                        content_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
     body, content_type = render_metrics(StateCollector(services().gauges))
     return Response(body, content_type=content_type)
