@@ -75,6 +75,8 @@ _CATALOGUE: dict[str, tuple[str, str, str]] = {
     ),
     "form.required": ("Обязательное поле.", "Міндетті өріс.", "This field is required."),
     "form.too_long": ("Слишком длинный текст.", "Мәтін тым ұзын.", "The text is too long."),
+    "form.invalid_text": ("В тексте есть недопустимые символы.", "Мәтінде жарамсыз таңбалар бар.",
+                          "The text holds characters that cannot be used."),
     # queue
     "queue.title": ("Очередь обращений", "Өтініштер кезегі", "Report queue"),
     "queue.waiting": ("Ожидают рассмотрения", "Қаралуын күтуде", "Waiting for review"),

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from ivr import sids
+
 if TYPE_CHECKING:
     from ivr.settings import Settings
 
 API_VERSION = "2010-04-01"
-RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
-CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
-ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
+# One definition of each SID for web and workers (ivr.sids): exact, ASCII, no trailing newline.
+RECORDING_SID, CALL_SID, ACCOUNT_SID = sids.RECORDING_SID, sids.CALL_SID, sids.ACCOUNT_SID
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RECORDING_BYTES = 1 << 30  # 1 GiB: far past Twilio's 4-hour recording limit in 8 kHz WAV
 

@@ -21,6 +21,7 @@ from ivr.accounts import Principal
 from ivr.api import bp
 from ivr.models import Case
 from ivr.operator import casework, queries, recordings
+from ivr.plain_text import UnsafeText, checked_text
 from ivr.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,7 +94,21 @@ def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(400, description="a JSON object is expected")
-    return data
+    try:
+        return {key: _clean(value) for key, value in data.items()}
+    except UnsafeText:
+        abort(400, description="text holds characters that cannot be stored")
+
+
+def _clean(value: Any) -> Any:
+    """Strings without control characters, however deep (they break TwiML and PostgreSQL)."""
+    if isinstance(value, str):
+        return checked_text(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {checked_text(key): _clean(item) for key, item in value.items()}
+    return value
 
 
 @bp.get("/me")

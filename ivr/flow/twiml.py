@@ -17,6 +17,7 @@ from ivr.flow.engine import (
     Say,
     Step,
 )
+from ivr.plain_text import strip_control
 
 # Twilio ignores hints past this length; shorter lists also recognise better.
 MAX_HINTS_CHARS = 1000
@@ -125,7 +126,8 @@ def _element(name: str, attrs: dict[str, object], body: str | None = None) -> st
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Any text may reach here (an operator's message for the reporter): XML 1.0 forbids control characters.
+    return strip_control(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _q(value: object) -> str:

@@ -19,6 +19,7 @@ from ivr.crypto import Cipher
 from ivr.db import utc_now
 from ivr.intake import contact_context
 from ivr.models import CASE_STATUSES, AuditEvent, Call, Case, CaseDetail, CaseNote, Intake, Operator, StoredRecording
+from ivr.plain_text import UnsafeText, checked_text
 
 # Allowed moves of an ordinary operator; supervisors may also reopen a closed case.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -222,7 +223,7 @@ def set_region(session: Session, principal: Principal, case: Case, region_code: 
 
 def add_note(session: Session, principal: Principal, case: Case, text: str) -> CaseNote:
     """Add a note; notes are never edited or removed."""
-    text = text.strip()
+    text = _plain(text)
     if not text:
         raise Invalid("form.required")
     if len(text) > NOTE_MAX_CHARS:
@@ -235,9 +236,17 @@ def add_note(session: Session, principal: Principal, case: Case, text: str) -> C
     return note
 
 
+def _plain(text: str) -> str:
+    """Operators' text without control characters (they break TwiML and PostgreSQL); Invalid if unusable."""
+    try:
+        return checked_text(text).strip()
+    except UnsafeText:
+        raise Invalid("form.invalid_text") from None
+
+
 def set_reporter_message(session: Session, principal: Principal, case: Case, text: str) -> None:
     """The short message the caller hears when calling back with reference and PIN."""
-    text = text.strip()
+    text = _plain(text)
     if len(text) > REPORTER_MESSAGE_MAX_CHARS:
         raise Invalid("form.too_long")
     detail = details_of(session, case)

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, abort, request, send_from_directory
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import followup, metrics
+from ivr import followup, metrics, sids
 from ivr.case_reference import new_pin, new_reference
 from ivr.crypto import DecryptionError
 from ivr.flow import engine
@@ -36,8 +36,6 @@ from ivr.voice.signature import require_twilio_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
-
-SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 
 
 def _settings() -> Settings:
@@ -119,7 +117,7 @@ class FlaskVoiceUrls:
 
 def _call_sid() -> str:
     call_sid = request.form.get("CallSid", "")
-    if not SID.match(call_sid):
+    if not sids.is_sid(call_sid, "call"):
         abort(400)
     return call_sid
 
@@ -177,7 +175,7 @@ def _resolve_lookups(svc: Services, flow: Flow, result: Step) -> Step:
 
 
 def _normalise_number(raw: str) -> str | None:
-    digits = re.sub(r"\D", "", raw)
+    digits = re.sub(r"[^0-9]", "", raw)  # ASCII digits only: \D would keep other scripts' digits
     return digits or None
 
 
@@ -243,7 +241,7 @@ def recorded() -> Response:
     recording_sid = request.form.get("RecordingSid", "")
     if state is None:
         return _twiml(fallback.record_twiml(svc, call_sid))
-    if not SID.match(recording_sid):
+    if not sids.is_sid(recording_sid, "recording"):
         # Twilio posts the action without a recording only if nothing was recorded.
         result = engine.step(svc.flows.get(state.flow_version), state, engine.NoInput())
         return _respond(svc, svc.flows.get(state.flow_version), call_sid, state, result)
@@ -261,7 +259,7 @@ def recording_status() -> Response:
     svc = services()
     call_sid = _call_sid()
     recording_sid = request.form.get("RecordingSid", "")
-    if request.form.get("RecordingStatus", "completed") != "completed" or not SID.match(recording_sid):
+    if request.form.get("RecordingStatus", "completed") != "completed" or not sids.is_sid(recording_sid, "recording"):
         return Response(status=204)
     state = _load_state(svc, call_sid) or fallback.anonymous_state(svc)
     duration_s = _int(request.form.get("RecordingDuration"))
@@ -326,7 +324,7 @@ def fallback_recorded() -> Response:
     call_sid = _call_sid()
     state = _load_state(svc, call_sid) or fallback.anonymous_state(svc)
     recording_sid = request.form.get("RecordingSid", "")
-    if SID.match(recording_sid):
+    if sids.is_sid(recording_sid, "recording"):
         state = _file_report(
             svc, call_sid, state, recording_sid, _int(request.form.get("RecordingDuration")), is_ready=False
         )
