@@ -55,15 +55,18 @@ def test_call_in_progress_finishes_on_the_version_it_started_with(tmp_path, make
 
     result = sim.call([Press("2")])
     step_url = next(url for url, *_ in reversed(result.requests) if "/voice/step" in url)
-    edit(flow, "Чтобы сообщить анонимно, нажмите 1.", "Для анонимного сообщения нажмите 1.")
+    text = flow.read_text(encoding="utf-8")
+    edit(flow, text, text.replace("Чтобы сообщить анонимно, нажмите 1.", "Для анонимного сообщения нажмите 1.")
+         .replace("Для русского языка нажмите 2.", "Для русского языка нажмите, пожалуйста, 2."))
     assert app.extensions["ivr"].flows.current.version != started
-    # Continue the old call from its last URL: it must still hear the old wording.
+    # Post again to the old call's language menu with a key it does not know: the menu is asked
+    # again, and must be the wording of the version the call started on, not the edited one.
     form = sim.voice_form(result.call_sid, "+77012345678", "+77172141424", None)
-    form["Digits"] = "2"
-    from tests.support.twilio_sim import new_sid  # noqa: F401
-
-    status, _body = sim.post(step_url.split("&e=")[0], form)
+    form["Digits"] = "7"
+    status, body = sim.post(step_url.split("&e=")[0], form)
     assert status == 200
+    assert "Для русского языка нажмите 2." in body
+    assert "нажмите, пожалуйста, 2." not in body
     fresh = sim.call([Press("2")])
     assert any("Для анонимного сообщения нажмите 1." in s for s in fresh.said())
     app.extensions["ivr"].close()
