@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from ivr.logging import configure_logging
 from ivr.services import Services
-from ivr.settings import Settings, load_settings
+from ivr.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,14 @@ class WebhookFreeSessions(SecureCookieSessionInterface):
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from settings (the environment when none are given)."""
-    settings = settings or load_settings()
+    if settings is None:
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            # One line per problem, not a traceback; gunicorn halts on a worker exiting with 3
+            # instead of restarting it forever.
+            print(exc, file=sys.stderr, flush=True)
+            raise SystemExit(3) from None
     configure_logging(settings)
     app = Flask(__name__)
     app.session_interface = WebhookFreeSessions()
@@ -45,6 +53,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         log.warning("webhook.signatures_disabled: accepting unsigned webhooks; never do this in production")
     if not settings.twilio_auth_token.get_secret_value():
         log.warning("webhook.no_auth_token: TWILIO_AUTH_TOKEN is empty, every webhook will be refused")
+    if not settings.secret_key.get_secret_value() or not settings.data_key.get_secret_value():
+        log.warning("keys.development: IVR_SECRET_KEY or IVR_DATA_KEY is unset; a public development key "
+                    "protects nothing (production refuses to start like this)")
 
     from ivr.admin.routes import bp as admin_bp
     from ivr.api import bp as api_bp

@@ -22,7 +22,7 @@ from ivr.settings import SettingsError, load_settings
 
 LOCAL_ENV = Path("var/local.env")
 # Each module has `register(subparsers)`; workers' by name only, so `ivr` never imports `workers`.
-COMMAND_MODULES = ("ivr.accounts_cli", "ivr.admin.cli", "workers.cli")
+COMMAND_MODULES = ("ivr.accounts_cli", "ivr.admin.cli", "workers.cli", "workers.keys_cli", "workers.models_cli")
 
 
 def main(argv: list[str] | None = None) -> int:

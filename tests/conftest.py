@@ -96,7 +96,7 @@ def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
             "twilio_account_sid": ACCOUNT_SID,
             "twilio_auth_token": AUTH_TOKEN,
             "public_base_url": PUBLIC_BASE_URL,
-            "secret_key": "test-secret",
+            "secret_key": "test-secret-of-32-bytes-or-more-0123",
             "data_key": DATA_KEY,
             "flow_path": ROOT / "config" / "flow.yaml",
             "prompts_dir": ROOT / "config" / "prompts",

@@ -28,6 +28,10 @@ def test_conventional_and_prefixed_names_are_read(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "tok")
     monkeypatch.setenv("IVR_PUBLIC_BASE_URL", "https://ivr.example.kz/")
     monkeypatch.setenv("IVR_WEBHOOK_BUDGET_MS", "300")
+    # https means production, which starts only with real keys and credentials.
+    monkeypatch.setenv("IVR_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("IVR_DATA_KEY", "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0=")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
     settings = load_settings()
     assert settings.database_url == "postgresql+psycopg://u@db/ivr"
     assert settings.redis_url == "redis://cache:6379/2"

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.metrics import StateCollector, render_metrics
 from ivr.ops.metrics_access import may_read_metrics
 from ivr.services import services
+from ivr.settings import twilio_credential_problems
 
 bp = Blueprint("ops", __name__)
 
@@ -37,7 +38,17 @@ def readyz() -> tuple[Response, int]:
     except RedisError:
         checks["redis"] = "down"
     checks["flow"] = "ok" if svc.flows.last_error is None else "invalid edit refused"
-    if checks["database"] != "ok":
+    stored = svc.flows.served_from_archive()
+    if stored:
+        checks["flow"] = "; ".join(
+            f"{line}: flow file invalid at start, serving stored version {version}" for line, version in stored.items()
+        )
+    # Without real Twilio credentials every call is refused (403): not ready, whatever else works.
+    twilio = twilio_credential_problems(
+        svc.settings.twilio_account_sid, svc.settings.twilio_auth_token.get_secret_value()
+    )
+    checks["twilio"] = "; ".join(twilio) or "ok"
+    if checks["database"] != "ok" or twilio:
         status, code = "down", 503
     elif any(value != "ok" for value in checks.values()):
         status, code = "degraded", 200

@@ -86,7 +86,7 @@ def ivr(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "IVR_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "IVR_DATA_KEY": DATA_KEY,
-        "IVR_SECRET_KEY": "test-secret",
+        "IVR_SECRET_KEY": "test-secret-of-32-bytes-or-more-0123",
         "IVR_FLOW_PATH": str(FLOW),
         "IVR_PROMPTS_DIR": str(PROMPTS),
         "IVR_TRANSCRIBER": "none",

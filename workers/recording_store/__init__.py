@@ -72,6 +72,10 @@ class RecordingStore(Protocol):
         """Every stored key, in no promised order."""
         ...
 
+    def rekey(self, key: str) -> bool:
+        """Re-encrypt the blob under `key` with the current key, atomically; False if it already was."""
+        ...
+
 
 def check_key(key: str) -> str:
     """`key` itself if it is a tame relative key; ValueError otherwise."""
@@ -102,6 +106,14 @@ def same_content(cipher: Cipher, key: str, existing_blob: bytes, audio: bytes) -
     if not hmac.compare_digest(hashlib.sha256(plain).digest(), hashlib.sha256(audio).digest()):
         raise RecordingConflict(f"another recording is already stored under {key}")
     return describe(key, plain, Cipher.key_id_of(existing_blob))
+
+
+def reseal(cipher: Cipher, key: str, blob: bytes) -> bytes | None:
+    """`blob` re-encrypted with the current key, or None if it already is (rotation is resumable)."""
+    if Cipher.key_id_of(blob) == cipher.current_key_id:
+        return None
+    context = blob_context(key)
+    return cipher.encrypt(cipher.decrypt(blob, context=context), context=context)
 
 
 def make_recording_store(settings: Settings) -> RecordingStore:

@@ -15,6 +15,7 @@ from workers.recording_store import (
     StoredObject,
     blob_context,
     check_key,
+    reseal,
     same_content,
     seal,
 )
@@ -74,6 +75,28 @@ class LocalRecordingStore:
         except FileNotFoundError:
             return
         _fsync_dir(path.parent)
+
+    def rekey(self, key: str) -> bool:
+        """Re-encrypt the file with the current key (temp file, fsync, rename); False if it already was."""
+        path = self._path(key)
+        blob = _read_or_none(path)
+        if blob is None:
+            raise RecordingMissing(key)
+        fresh = reseal(self.cipher, key, blob)
+        if fresh is None:
+            return False
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(fresh)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)  # a crash leaves the old blob or the new one, never half of either
+            _fsync_dir(path.parent)
+        finally:
+            temp.unlink(missing_ok=True)
+        return True
 
     def keys(self) -> Iterator[str]:
         """Every stored key (temp files of unfinished writes are not keys)."""

@@ -17,6 +17,7 @@ from workers.recording_store import (
     StoredObject,
     blob_context,
     check_key,
+    reseal,
     same_content,
     seal,
 )
@@ -85,6 +86,19 @@ class S3RecordingStore:
     def delete(self, key: str) -> None:
         """Remove the object; S3 treats a missing key as deleted already."""
         self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+
+    def rekey(self, key: str) -> bool:
+        """Re-encrypt the object with the current key (one PUT replaces it whole); False if it already was."""
+        blob = self._get_or_none(key)
+        if blob is None:
+            raise RecordingMissing(key)
+        fresh = reseal(self.cipher, key, blob)
+        if fresh is None:
+            return False
+        self.client.put_object(
+            Bucket=self.bucket, Key=self._name(key), Body=fresh, ContentType="application/octet-stream"
+        )
+        return True
 
     def keys(self) -> Iterator[str]:
         """Every stored key under the prefix, following S3's pagination."""
