@@ -13,6 +13,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
@@ -36,9 +37,20 @@ class DatabaseFlowArchive:
 
     def save(self, flow: Flow) -> None:
         """Store this version unless it is there already."""
-        with self.sessions.begin() as session:
-            if session.get(FlowVersion, flow.version) is None:
-                session.add(FlowVersion(version=flow.version, name=flow.name, path=flow.path, source=flow.source))
+        try:
+            with self.sessions.begin() as session:
+                if session.get(FlowVersion, flow.version) is None:
+                    session.add(FlowVersion(version=flow.version, name=flow.name, path=flow.path, source=flow.source))
+        except IntegrityError:
+            pass  # another web process stored the same version a moment earlier
+
+    def latest_of(self, path: str) -> tuple[str, str] | None:
+        """The (path, source) of the newest version stored for a flow file, if any."""
+        with self.sessions() as session:
+            row = session.scalars(
+                select(FlowVersion).where(FlowVersion.path == path).order_by(FlowVersion.loaded_at.desc()).limit(1)
+            ).first()
+            return (row.path, row.source) if row else None
 
     def source_of(self, version: str) -> tuple[str, str] | None:
         """The path and source of a stored version."""

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     """A CTranslate2 Whisper model folder. Empty: the bundled Whisper base."""
     model_cache_dir: Path = Path("var/models")
+    models_dir: Path | None = None
+    """Where `ivr model add` installs speech models; empty: IVR_MODEL_CACHE_DIR."""
+    speech_config_path: Path = Path("config/speech.yaml")
+    """Which engine and model hear each language; a language not listed gets the bundled Whisper."""
     transcribe_timeout_s: int = 600
 
     webhook_budget_ms: int = 500

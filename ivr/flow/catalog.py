@@ -296,6 +296,14 @@ class FlowCatalog:
                 found[line.name] = error
         return found
 
+    def served_from_archive(self) -> dict[str, str]:
+        """Lines whose flow file was invalid at start, with the stored version they serve instead."""
+        return {
+            line.name: version
+            for line in self.lines
+            if (version := self.registry(line).started_from_archive) is not None
+        }
+
     def reload_if_changed(self) -> bool:
         """Look at the lines file and every flow file now; True if anything was swapped."""
         with self._lock:

@@ -28,6 +28,9 @@ class FlowArchive(Protocol):
     def source_of(self, version: str) -> tuple[str, str] | None:
         """The (path, source) of a version, if kept."""
 
+    def latest_of(self, path: str) -> tuple[str, str] | None:
+        """The (path, source) of the newest version kept for a flow file, if any."""
+
 
 class FlowRegistry:
     """The current flow of one file, older versions by id, and the last reload error."""
@@ -49,10 +52,25 @@ class FlowRegistry:
         self.clock = clock
         self.on_refused = on_refused  # e.g. counts ivr_flow_reload_errors_total; flow/ imports no metrics
         self.last_error: FlowError | None = None
+        self.started_from_archive: str | None = None
+        """The stored version served because the file was invalid at start (None once it is fixed)."""
         self.reloads = 0
         self._lock = threading.Lock()
         self._signature = self._file_signature()
-        self._current = load_flow(self.path, prompts_dir=prompts_dir)  # invalid at start: refuse to start
+        try:
+            self._current = load_flow(self.path, prompts_dir=prompts_dir)
+        except FlowError as exc:
+            # A restart must not turn a bad edit into an outage: serve the last good version.
+            stored = self._last_good()
+            if stored is None:
+                raise  # nothing ever served from this file: refuse to start
+            self._current = stored
+            self.last_error = exc
+            self.started_from_archive = stored.version
+            log.error(
+                "flow.invalid_at_start: %s is invalid (%s); serving the last good version %s "
+                "from the database until the file is fixed", self.path, exc.first, stored.version,
+            )
         self._versions: dict[str, Flow] = {self._current.version: self._current}
         self._next_check = clock() + check_interval_s
         self._archive(self._current)
@@ -107,6 +125,7 @@ class FlowRegistry:
                     self.on_refused(exc)
                 return False
             self.last_error = None
+            self.started_from_archive = None
             if flow.version == self._current.version:
                 return False
             self._versions[flow.version] = flow
@@ -115,6 +134,17 @@ class FlowRegistry:
             self.reloads += 1
             log.info("flow.reloaded", extra={"flow_version": flow.version})
             return True
+
+    def _last_good(self) -> Flow | None:
+        latest_of = getattr(self.archive, "latest_of", None)
+        if latest_of is None:
+            return None
+        try:
+            kept = latest_of(str(self.path))
+            return parse_flow(kept[1], kept[0], prompts_dir=None) if kept else None
+        except Exception:
+            log.exception("flow.archive_failed")
+            return None
 
     def _file_signature(self) -> tuple[float, int] | None:
         try:

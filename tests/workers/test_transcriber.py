@@ -19,7 +19,7 @@ import pytest
 
 from ivr.settings import Settings
 from workers.audio import disguise_voice
-from workers.transcriber import Transcript, TranscriptionFailed, make_transcriber
+from workers.transcriber import SpeechRouter, Transcript, TranscriptionFailed, make_transcriber
 from workers.transcriber.bundled_model import MODEL_SHA256, bundled_model_dir
 from workers.transcriber.faster_whisper import FasterWhisperTranscriber, confidence_of, load_model
 
@@ -161,14 +161,18 @@ def test_make_transcriber_is_none_when_switched_off() -> None:
 
 
 def test_make_transcriber_uses_the_configured_model_dir(model_dir: Path) -> None:
-    made = make_transcriber(Settings(model_dir=model_dir, transcribe_timeout_s=90))
+    router = make_transcriber(Settings(model_dir=model_dir, transcribe_timeout_s=90))
+    assert isinstance(router, SpeechRouter)
+    made = router.for_language("kk")
     assert isinstance(made, FasterWhisperTranscriber)
     assert made.model_dir == model_dir
     assert made.timeout_s == pytest.approx(81)  # stops on its own before the job's hard limit
 
 
 def test_make_transcriber_joins_the_bundled_model_by_default(tmp_path: Path) -> None:
-    made = make_transcriber(Settings(model_cache_dir=tmp_path))
+    router = make_transcriber(Settings(model_cache_dir=tmp_path, speech_config_path=tmp_path / "none.yaml"))
+    assert isinstance(router, SpeechRouter)
+    made = router.for_language("ru")
     assert isinstance(made, FasterWhisperTranscriber)
     assert made.model_dir == tmp_path / "whisper-base"
     assert (made.model_dir / "model.bin").is_file()

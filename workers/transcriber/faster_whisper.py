@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from workers.audio import BadAudio, iter_pcm
 from workers.transcriber import LANGUAGES, Language, Segment, Transcript, TranscriptionFailed
+from workers.transcriber.verdict import speech_seconds
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -96,6 +97,7 @@ class FasterWhisperTranscriber:
         no_repeat_ngram_size: int = 6,
         tokens_per_s: float = 20.0,
         chunk_s: float = 300.0,
+        detect_language: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.cpu_threads = cpu_threads
@@ -108,6 +110,7 @@ class FasterWhisperTranscriber:
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.tokens_per_s = tokens_per_s
         self.chunk_s = chunk_s
+        self.detect_language = detect_language
         # What one window has cost lately, so even a call's first window is weighed against the
         # budget (a moving average over calls; 0 until this transcriber has decoded something).
         self._window_cost_s = 0.0
@@ -137,7 +140,8 @@ class FasterWhisperTranscriber:
         started = time.monotonic()
         model = self.load()
         segments: list[Segment] = []
-        audio_s = 0.0
+        audio_s = speech_s = 0.0
+        detected: tuple[str, float] | None = None
         slowest_step_s = self._window_cost_s
         is_truncated = False
         try:
@@ -145,6 +149,9 @@ class FasterWhisperTranscriber:
                 offset_s = audio_s
                 chunk_s = pcm.size / SAMPLE_RATE
                 audio_s += chunk_s
+                speech_s += speech_seconds(pcm, SAMPLE_RATE)
+                if detected is None and self.detect_language:
+                    detected = self._detect(model, pcm)
                 if is_truncated:
                     continue  # keep decoding (cheap) only to learn the full duration
                 deadline = started + self.budget_s(audio_s)
@@ -191,7 +198,18 @@ class FasterWhisperTranscriber:
             model=self.model_name,
             duration_s=round(audio_s, 3),
             is_truncated=is_truncated,
+            speech_s=round(speech_s, 2),
+            detected_language=detected[0] if detected else None,
+            language_probability=detected[1] if detected else None,
         )
+
+    def _detect(self, model: WhisperModel, pcm: Any) -> tuple[str, float] | None:
+        """What language Whisper hears in the chunk's speech (for the verdict only; never imposed)."""
+        try:
+            language, probability, _ = model.detect_language(pcm, vad_filter=True)
+        except (RuntimeError, ValueError, IndexError):
+            return None  # no speech to judge: the verdict's VAD says so on its own
+        return str(language), round(float(probability), 3)
 
     def _segments(self, model: WhisperModel, pcm: Any, language: Language, chunk_s: float) -> Any:
         """faster-whisper's lazy segment generator for one chunk, with our guards set."""
