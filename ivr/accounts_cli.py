@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 @contextmanager
 def _session() -> Iterator[Session]:
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, data_keys=settings.data_keys)
     try:
         with make_sessionmaker(engine).begin() as session:
             yield session

@@ -139,7 +139,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from ivr.migrations import upgrade
 
     settings = load_settings()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, data_keys=settings.data_keys)
     print("database is at the newest schema")
     return 0
 
@@ -164,7 +164,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     settings = load_settings()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, data_keys=settings.data_keys)
     from ivr.flow.catalog import FlowCatalog
     from ivr.flow.schema import FlowError
 

@@ -11,6 +11,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -131,3 +132,47 @@ class Sealer:
             return json.loads(self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context))
         except (InvalidTag, ValueError) as exc:
             raise DecryptionError("call state token does not authenticate") from exc
+
+
+# ---------------------------------------------------------------- what the data key encrypts in the database
+
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    """A column whose every value is a `Cipher` blob (key id first), so `ivr keys rotate` can re-encrypt it.
+
+    The blob's associated data is `context_prefix`, followed by the row's `context_column` when one
+    is named (a contact is bound to its call, so it cannot be pasted onto another row).
+    """
+
+    table: str
+    column: str
+    context_prefix: bytes
+    context_column: str | None = None
+    key_column: str = "id"  # the primary key, to update one row at a time
+
+    def context(self, row: Mapping[str, object]) -> bytes:
+        """The associated data for this column's value in `row` (which holds `context_column`)."""
+        if self.context_column is None:
+            return self.context_prefix
+        return self.context_prefix + str(row[self.context_column]).encode()
+
+
+def text_context(table: str, column: str) -> bytes:
+    """Associated data of report text: a ciphertext only opens in the column it was written for."""
+    return f"text:{table}.{column}".encode()
+
+
+def _text(table: str, column: str, key_column: str = "id") -> EncryptedColumn:
+    return EncryptedColumn(table, column, text_context(table, column), key_column=key_column)
+
+
+# Every encrypted column in the database: the one list key rotation walks. Report text is sealed
+# by its column type (ivr.encrypted_types); a test checks this list against the models.
+ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
+    EncryptedColumn("calls", "contact_ciphertext", b"contact:", context_column="call_sid"),
+    _text("transcripts", "text"),
+    _text("transcripts", "segments"),  # JSON, encrypted whole
+    _text("case_notes", "text"),
+    _text("case_details", "reporter_message", key_column="case_id"),
+)

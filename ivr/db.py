@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from ivr.encrypted_types import use_data_keys
 
 # Stable constraint names, so Alembic migrations can refer to them on every backend.
 NAMING = {
@@ -30,8 +33,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout so web and workers can share it."""
+def make_engine(url: str, *, data_keys: Mapping[str, bytes] | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so web and workers can share it.
+
+    `data_keys` (settings.data_keys) let it read and write report text, which is encrypted at
+    rest; an engine without them refuses those columns.
+    """
+    engine = _make_engine(url, **kwargs)
+    if data_keys:
+        use_data_keys(engine, data_keys)
+    return engine
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -44,6 +58,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=15000")
+            # Deleted rows are overwritten with zeros, not left in free pages for a copy of the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

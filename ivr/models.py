@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ivr.db import Base, utc_now
+from ivr.encrypted_types import EncryptedJSON, EncryptedText
 
 # Intake statuses, in the order a recording moves through them.
 PENDING = "pending"  # written; no job on the queue yet (Redis down, or not ready)
@@ -178,8 +179,9 @@ class Transcript(Base):
     intake_id: Mapped[int] = mapped_column(ForeignKey("intakes.id"), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     language: Mapped[str] = mapped_column(String(2))
-    text: Mapped[str | None] = mapped_column(Text)
-    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Report text is encrypted at rest with the data key (ivr.encrypted_types); code sees plain values.
+    text: Mapped[str | None] = mapped_column(EncryptedText("transcripts", "text"))
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON("transcripts", "segments"), default=list)
     confidence: Mapped[float | None] = mapped_column()
     engine: Mapped[str | None] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(128))
@@ -242,7 +244,7 @@ class CaseNote(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("case_notes", "text"))  # encrypted at rest
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
@@ -255,7 +257,7 @@ class CaseDetail(Base):
     status_reason: Mapped[str | None] = mapped_column(String(32))
     first_handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # ends the wait
     # A short text for the caller, who hears or reads it when calling back with reference and PIN.
-    reporter_message: Mapped[str | None] = mapped_column(Text)
+    reporter_message: Mapped[str | None] = mapped_column(EncryptedText("case_details", "reporter_message"))
     reporter_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reporter_message_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)

@@ -153,7 +153,7 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         """Build everything the app needs; an invalid flow raises FlowError here."""
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, data_keys=settings.data_keys)
         sessions = make_sessionmaker(engine)
         redis = make_redis(settings.redis_url)
         flows = FlowCatalog.open(

@@ -705,7 +705,7 @@ class Sandbox:
                 overrides["log_level"] = "WARNING"
             self.settings = settings.model_copy(update=overrides)
             self._call_sids: list[str] = []
-            upgrade(self.settings.database_url)
+            upgrade(self.settings.database_url, data_keys=self.settings.data_keys)
             self.app = create_app(self.settings)
         except BaseException:
             self._remove()

@@ -60,7 +60,7 @@ def cmd_intake_retry(args: argparse.Namespace) -> int:
         print("name intake ids, or --all-failed (not both)", file=sys.stderr)
         return 2
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, data_keys=settings.data_keys)
     sessions = make_sessionmaker(engine)
     queue = make_queue(make_worker_redis(settings.redis_url), settings.queue_name)
     with sessions() as session:
@@ -92,7 +92,7 @@ def cmd_intake_retry(args: argparse.Namespace) -> int:
 def cmd_intake_list(args: argparse.Namespace) -> int:
     """Intakes with their status, attempts and last error (ids and counts only)."""
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, data_keys=settings.data_keys)
     with make_sessionmaker(engine)() as session:
         query = select(Intake).order_by(Intake.id.desc()).limit(args.limit)
         if args.status:
@@ -127,7 +127,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         _stop_on_signals(stop)
         sweeper.run_forever(settings, stop=stop)
         return 0
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, data_keys=settings.data_keys)
     queue = make_queue(make_worker_redis(settings.redis_url), settings.queue_name)
     report = sweeper.sweep(make_sessionmaker(engine), queue, settings=settings)
     engine.dispose()

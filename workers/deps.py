@@ -52,7 +52,7 @@ class WorkerDeps:
         from workers.recording_store import make_recording_store
         from workers.transcriber import make_transcriber
 
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, data_keys=settings.data_keys)
         http = requests.Session()
         http.trust_env = False  # recordings go straight to Twilio, never through an env proxy
         return cls(

@@ -305,7 +305,7 @@ def _aware(moment: datetime) -> datetime:
 def run_forever(settings: Settings, *, stop: threading.Event | None = None) -> None:
     """Sweep every `sweep_interval_s` until SIGTERM/SIGINT (or `stop` is set)."""
     stop = stop or threading.Event()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, data_keys=settings.data_keys)
     sessions = make_sessionmaker(engine)
     queue = make_queue(make_worker_redis(settings.redis_url), settings.queue_name)
     log.info("sweeper.started", interval_s=settings.sweep_interval_s)

@@ -153,7 +153,7 @@ def cmd_flow_show(args: argparse.Namespace) -> int:
         from ivr.admin.figures import flow_figures
         from ivr.db import make_engine, make_sessionmaker
 
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, data_keys=settings.data_keys)
         try:
             with make_sessionmaker(engine)() as session:
                 figures = flow_figures(session, flow, days=args.days or None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +19,36 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrate the database to `revision` (safe to run on every start; several hosts may race)."""
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", *, data_keys: Mapping[str, bytes] | None = None) -> None:
+    """Migrate the database to `revision` (safe to run on every start; several hosts may race).
+
+    `data_keys` (settings.data_keys) encrypt report text still stored plain (migration 0004);
+    without them a migration that needs them reads the environment's.
+    """
+    config = alembic_config(database_url)
+    if data_keys is not None:
+        config.attributes["data_keys"] = dict(data_keys)
+    command.upgrade(config, revision)
+    tables: list[str] = config.attributes.get("compact_tables") or []
+    if tables:
+        compact(database_url, tables)
+
+
+def compact(database_url: str, tables: list[str]) -> None:
+    """Rewrite tables whose plain text was just encrypted, so no old value lingers on disk.
+
+    PostgreSQL keeps old row versions and dropped columns' values until a rewrite; SQLite keeps
+    freed pages and its write-ahead log. Backups and archived WAL made before stay plain.
+    """
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                conn.exec_driver_sql("VACUUM FULL " + ", ".join(f'"{table}"' for table in tables))
+    finally:
+        engine.dispose()
