@@ -12,10 +12,7 @@ import importlib
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ivr.settings import SettingsError, load_settings
@@ -34,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--web-workers", type=int, default=2)
+    up.add_argument("--stop-timeout", type=float, default=60.0, metavar="SECONDS",
+                    help="on Ctrl-C, how long the worker may finish its job before it is killed")
     up.set_defaults(func=cmd_up)
 
     redis = sub.add_parser("redis", help="run the embedded Redis in the foreground (for the Procfile)")
@@ -145,87 +144,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Migrate, start Redis (unless REDIS_URL is given), the web app, a worker and the sweeper."""
-    from ivr.migrations import upgrade
+    """Start the whole line locally (ivr/local_line.py): checks, Redis, web, worker, sweeper."""
+    from ivr.local_line import cmd_up as run_local_line
 
-    local = ensure_local_env()
-    env = dict(os.environ)
-    for name, value in local.items():
-        env.setdefault(name, value)
-    children: list[tuple[str, list[str]]] = []
-    if not (os.environ.get("REDIS_URL") or os.environ.get("IVR_REDIS_URL")):
-        port = int(env["REDIS_URL"].rsplit(":", 1)[-1].split("/")[0])
-        children.append(("redis", redis_args(port, Path("var/redis"))))
-    public = env.get("IVR_PUBLIC_BASE_URL") or f"http://{args.host}:{args.port}"
-    env.setdefault("IVR_PUBLIC_BASE_URL", public)
-    metrics_dir = Path("var/metrics")
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
-    os.environ.update({k: v for k, v in env.items() if k not in os.environ})
-    settings = load_settings()
-    upgrade(settings.database_url, data_keys=settings.data_keys)
-    from ivr.flow.catalog import FlowCatalog
-    from ivr.flow.schema import FlowError
-
-    try:
-        FlowCatalog.open(settings.flow_path, prompts_dir=settings.prompts_dir)  # every line's flow
-    except FlowError as exc:
-        print(f"the flow is invalid; the line will not start:\n{exc}", file=sys.stderr)
-        return 1
-    python = sys.executable
-    children += [
-        ("web", [python, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}", "--workers",
-                 str(args.web_workers), "--access-logfile", "-", "ivr.app:create_app()"]),
-        ("worker", [python, "-m", "ivr.cli", "worker"]),
-        ("sweeper", [python, "-m", "ivr.cli", "sweep", "--forever"]),
-    ]  # fmt: skip
-    print(
-        "\nHotline 1424 is starting.\n"
-        f"  Voice URL (POST):        {public}/voice/incoming\n"
-        f"  Fallback URL (POST):     {public}/voice/fallback\n"
-        f"  Status callback (POST):  {public}/voice/status\n"
-        f"  Health:                  {public}/readyz\n"
-        f"  Database: {settings.database_url}   Redis: {env['REDIS_URL']}   Recordings: {settings.recordings_dir}\n"
-        "Give Twilio a public https URL (a tunnel or proxy) and set IVR_PUBLIC_BASE_URL to it.\n"
-        "Ctrl-C stops everything.\n",
-        flush=True,
-    )
-    return _supervise(children, env)
-
-
-def _supervise(children: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
-    """Run the processes, restart any that dies, stop them all on Ctrl-C or SIGTERM."""
-    running: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    commands = dict(children)
-    for name, command in children:
-        running[name] = subprocess.Popen(command, env=env)
-        if name == "redis":
-            time.sleep(0.5)
-    while not stopping:
-        time.sleep(0.5)
-        for name, process in list(running.items()):
-            if process.poll() is not None and not stopping:
-                print(f"{name} exited with {process.returncode}; restarting", file=sys.stderr, flush=True)
-                time.sleep(1)
-                running[name] = subprocess.Popen(commands[name], env=env)
-    for name in reversed([n for n, _ in children]):
-        process = running[name]
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    return 0
+    return run_local_line(args)
 
 
 if __name__ == "__main__":
