@@ -39,6 +39,12 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 TOKEN_PREFIX = "ivr_"
+ACTOR_PREFIX = "operator:"  # audit events name a person as operator:<id>
+
+
+def actor_of(operator: Operator) -> str:
+    """How audit events name this account when it acts."""
+    return f"{ACTOR_PREFIX}{operator.id}"
 
 
 class AccountError(ValueError):
@@ -73,7 +79,7 @@ class Principal:
     @property
     def actor(self) -> str:
         """How audit events name this person."""
-        return f"operator:{self.id}"
+        return f"{ACTOR_PREFIX}{self.id}"
 
     @property
     def sees_cases(self) -> bool:
@@ -229,20 +235,26 @@ def update_operator(
     known_regions: set[str] | None = None,
     actor: str = "cli",
 ) -> Operator:
-    """Change role, regions, name or language; a new role or regions ends the person's sessions."""
+    """Change role, regions, name or language; a new role or regions ends the person's sessions.
+
+    Nobody changes their own role or regions: an admin who could would make itself a supervisor.
+    """
     new_role = role if role is not None else operator.role
     new_regions = regions if regions is not None else list(operator.region_codes or [])
     codes = _check_role_regions(new_role, new_regions, known_regions)
     if locale is not None and locale not in LOCALES:
         raise AccountError(f"locale must be one of {', '.join(LOCALES)}")
     if new_role != operator.role or codes != list(operator.region_codes or []):
+        if actor == actor_of(operator):
+            raise AccountError("nobody may change their own role or regions; ask another admin")
         operator.role, operator.region_codes = new_role, codes
         operator.session_version += 1
         _audit(session, actor, "operator.access_changed", operator_id=operator.id, role=new_role, regions=codes)
-    if display_name is not None:
-        operator.display_name = display_name.strip() or operator.username
-    if locale is not None:
-        operator.locale = locale
+    name = (display_name.strip() or operator.username) if display_name is not None else operator.display_name
+    new_locale = locale if locale is not None else operator.locale
+    if (name, new_locale) != (operator.display_name, operator.locale):
+        operator.display_name, operator.locale = name, new_locale
+        _audit(session, actor, "operator.profile_changed", operator_id=operator.id, locale=new_locale)
     return operator
 
 
@@ -357,7 +369,14 @@ def _token_digest(token: str) -> str:
 
 
 def issue_token(session: Session, operator: Operator, name: str, *, actor: str = "cli") -> str:
-    """A new API token acting as `operator`; only its hash is stored, so show it once."""
+    """A new API token acting as `operator`; only its hash is stored, so show it once.
+
+    A person may hold a token only for their own account: one issued by somebody else would let
+    that person act under another name (an admin reading cases as a supervisor). The `ivr user
+    token` command (a shell on the server, which holds the keys anyway) names its user as actor.
+    """
+    if actor.startswith(ACTOR_PREFIX) and actor != actor_of(operator):
+        raise AccountError("an API token can only be issued by the account it acts as")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(operator_id=operator.id, name=name.strip()[:64] or "api", token_sha256=_token_digest(token))
     session.add(row)

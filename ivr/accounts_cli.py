@@ -18,7 +18,8 @@ from ivr import accounts
 from ivr.db import make_engine, make_sessionmaker
 from ivr.settings import load_settings
 
-ACTOR = "cli"
+# Audit events name the shell user who ran the command, not just "cli".
+ACTOR = f"cli:{getpass.getuser()}"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -81,8 +81,6 @@ def create_user() -> Any:
 def _operator_or_404(db: Any, operator_id: int) -> Operator:
     operator = db.get(Operator, operator_id)
     if operator is None:
-        from flask import abort
-
         abort(404)
     return operator  # type: ignore[no-any-return]
 
@@ -111,6 +109,8 @@ def edit_user(operator_id: int) -> Any:
                 )
         except accounts.AccountError as exc:
             flash(_("users.error", reason=str(exc)), "error")
+            with services().sessions() as db:  # the refused change rolled back and expired the row
+                operator = _operator_or_404(db, operator_id)
         else:
             flash(_("users.saved"), "ok")
             return redirect(url_for("operator.edit_user", operator_id=operator_id))
@@ -184,7 +184,9 @@ def unlock_user(operator_id: int) -> Response:
 @bp.post("/admin/users/<int:operator_id>/tokens")
 @admins_only
 def issue_user_token(operator_id: int) -> Any:
-    """Issue an API token acting as this account; it is shown once."""
+    """Issue an API token acting as this account (only one's own); it is shown once."""
+    if operator_id != principal().id:
+        abort(403)  # a token for another account would let an admin act (and read cases) as them
     form = TokenForm()
     if not form.validate_on_submit():
         flash(_("form.required"), "error")

@@ -72,6 +72,12 @@ def test_new_password_or_disabling_ends_open_sessions(console: Console, make_cli
     assert client.get("/operator/").status_code == 302
 
 
+def accounts_id(console: Console, username: str) -> int:
+    """The id of an account."""
+    with console.svc.sessions() as session:
+        return accounts.get_operator(session, username).id
+
+
 def test_admin_lands_on_users_and_manages_accounts(console: Console, make_client) -> None:
     console.add_user("root", role="admin")
     client = make_client("root")
@@ -89,7 +95,10 @@ def test_admin_lands_on_users_and_manages_accounts(console: Console, make_client
     page = f"/operator/admin/users/{bolat.id}"
     post_form(client, page, {"display_name": "Болат А.", "role": "supervisor", "locale": "ru"}, page=page)
     post_form(client, f"{page}/disable", page=page)
-    token_page = post_form(client, f"{page}/tokens", {"name": "registry"}, page=page)
+    # A token only for one's own account (tests/security/test_roles_are_separate.py).
+    assert post_form(client, f"{page}/tokens", {"name": "registry"}, page=page).status_code == 403
+    own = f"/operator/admin/users/{accounts_id(console, 'root')}"
+    token_page = post_form(client, f"{own}/tokens", {"name": "registry"}, page=own)
     assert "ivr_" in token_page.get_data(as_text=True)
     with console.svc.sessions() as session:
         bolat = accounts.get_operator(session, "bolat")
