@@ -122,6 +122,42 @@ _CATALOGUE: dict[str, tuple[str, str, str]] = {
     "transcript.done": ("Готова", "Дайын", "Ready"),
     "transcript.failed": ("Ошибка", "Қате", "Failed"),
     "transcript.none": ("Отключена", "Өшірулі", "Off"),
+    "verdict.reliable": ("Расшифровка надёжна", "Мәтін сенімді", "Transcript reliable"),
+    "verdict.unreliable": ("Ненадёжно — прослушайте", "Сенімсіз — тыңдаңыз", "Unreliable — listen"),
+    "verdict.no_speech": ("Нет речи — прослушайте", "Сөйлеу жоқ — тыңдаңыз", "No speech — listen"),
+    "verdict.reason.no_speech": (
+        "в записи почти нет речи",
+        "жазбада сөйлеу жоқтың қасы",
+        "almost no speech in the recording",
+    ),
+    "verdict.reason.text_without_speech": (
+        "текст есть, а речи нет: модель его придумала",
+        "сөйлеу жоқ, бірақ мәтін бар: модель ойдан шығарған",
+        "text without speech: the model made it up",
+    ),
+    "verdict.reason.no_text": ("речь есть, а текста нет", "сөйлеу бар, бірақ мәтін жоқ", "speech but no text"),
+    "verdict.reason.low_confidence": (
+        "модель не уверена в тексте",
+        "модель мәтінге сенімсіз",
+        "the model is unsure of the text",
+    ),
+    "verdict.reason.repetition": ("текст повторяется по кругу", "мәтін қайталана береді", "the text repeats in a loop"),
+    "verdict.reason.too_many_words": (
+        "слов больше, чем можно сказать за это время",
+        "сөз осы уақытта айтуға болатыннан көп",
+        "more words than fit the speech",
+    ),
+    "verdict.reason.too_few_words": (
+        "слов слишком мало для такой речи",
+        "сөйлеуге қарағанда сөз тым аз",
+        "too few words for the speech",
+    ),
+    "verdict.reason.language_mismatch": (
+        "модель слышит другой язык",
+        "модель басқа тілді естиді",
+        "the model hears another language",
+    ),
+    "verdict.reason.truncated": (
     "language.kk": ("Казахский", "Қазақ тілі", "Kazakh"),
     "language.ru": ("Русский", "Орыс тілі", "Russian"),
     "language.en": ("Английский", "Ағылшын тілі", "English"),

@@ -170,6 +170,9 @@ class StoredRecording(Base):
     intake: Mapped[Intake] = relationship()
 
 
+TRANSCRIPT_VERDICTS = ("reliable", "unreliable", "no_speech")
+
+
 class Transcript(Base):
     """The offline model's transcript of one intake, or why there is none yet."""
 
@@ -186,6 +189,11 @@ class Transcript(Base):
     engine: Mapped[str | None] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(128))
     is_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How far to trust the text (workers.transcriber.verdict): TRANSCRIPT_VERDICTS, with reason codes.
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    verdict_reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    speech_ratio: Mapped[float | None] = mapped_column()
+    detected_language: Mapped[str | None] = mapped_column(String(8))
     error: Mapped[str | None] = mapped_column(Text)  # no caller data: exception class and our own words
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -32,6 +32,7 @@ from workers.cases import insert_once, open_case, record_event, stamp_once, tran
 from workers.deps import WorkerDeps, worker_deps
 from workers.recording_store import RecordingConflict, RecordingMissing
 from workers.transcriber import LANGUAGES, Language, TranscriptionFailed
+from workers.transcriber.verdict import judge_transcript
 
 log = get_logger(__name__)
 
@@ -440,6 +441,7 @@ def transcribe_audio(deps: WorkerDeps, intake_id: int, audio: bytes) -> None:
             return
         language = caller_language(intake.call)
     result = _run_with_timeout(deps, audio, language)
+    verdict = judge_transcript(result)
     segments = [
         {"start_s": round(s.start_s, 2), "end_s": round(s.end_s, 2), "text": s.text} for s in result.segments
     ]
@@ -452,6 +454,10 @@ def transcribe_audio(deps: WorkerDeps, intake_id: int, audio: bytes) -> None:
         "engine": result.engine,
         "model": result.model,
         "is_truncated": result.is_truncated,
+        "verdict": verdict.label,
+        "verdict_reasons": list(verdict.reasons),
+        "speech_ratio": verdict.speech_ratio,
+        "detected_language": result.detected_language,
         "error": None,
         "updated_at": utc_now(),
     }

@@ -102,6 +102,9 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=DISPLAY_ZONE).astimezone(UTC)
 
 
+VERDICT_BY_RANK = {2: "unreliable", 1: "no_speech", 0: "reliable"}
+
+
 @dataclass(frozen=True)
 class QueueRow:
     """One line of the queue."""
@@ -122,6 +125,8 @@ class QueueRow:
     created_at: datetime
     duration_s: float | None
     recordings: int
+    transcript_verdict: str | None = None
+    """The least trustworthy verdict among the call's transcripts: unreliable, no_speech, reliable."""
 
     def as_json(self) -> dict[str, Any]:
         """The row as the API returns it."""
@@ -140,6 +145,7 @@ class QueueRow:
             "received_at": iso(self.created_at),
             "duration_s": self.duration_s,
             "recordings": self.recordings,
+            "transcript_verdict": self.transcript_verdict,
         }
 
 
@@ -179,11 +185,24 @@ def list_cases(
         .group_by(Intake.call_id)
         .subquery()
     )
+    # The worst verdict of the call's transcripts: 2 unreliable, 1 no speech, 0 reliable.
+    verdict_rank = case(
+        (Transcript.verdict == "unreliable", 2),
+        (Transcript.verdict == "no_speech", 1),
+        (Transcript.verdict == "reliable", 0),
+    )
+    verdicts = (
+        select(Intake.call_id.label("call_id"), func.max(verdict_rank).label("rank"))
+        .join(Transcript, Transcript.intake_id == Intake.id)
+        .group_by(Intake.call_id)
+        .subquery()
+    )
     pinned = case((and_(Case.is_urgent.is_(True), Case.status != "closed"), 0), else_=1)
     status_rank = case(STATUS_ORDER, value=Case.status, else_=9)
     query = (
-        select(Case, durations.c.duration_s, durations.c.recordings, Operator.display_name)
+        select(Case, durations.c.duration_s, durations.c.recordings, Operator.display_name, verdicts.c.rank)
         .outerjoin(durations, durations.c.call_id == Case.call_id)
+        .outerjoin(verdicts, verdicts.c.call_id == Case.call_id)
         .outerjoin(Operator, Operator.id == Case.assignee_id)
         .where(*where)
         .order_by(pinned, status_rank, Case.created_at.desc(), Case.id.desc())
@@ -208,8 +227,9 @@ def list_cases(
             created_at=row.created_at,
             duration_s=float(duration) if duration is not None else None,
             recordings=int(count or 0),
+            transcript_verdict=VERDICT_BY_RANK.get(rank),
         )
-        for row, duration, count, assignee in session.execute(query)
+        for row, duration, count, assignee, rank in session.execute(query)
     ]
     return QueuePage(rows, int(total), page, pages)
 
