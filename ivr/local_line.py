@@ -137,6 +137,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     if not _flows_can_serve(settings):
         return 1
+    from ivr.speech_config import speech_status
+
+    for speech_problem in speech_status(settings):  # calls still record; transcripts wait for the model
+        log.error("speech.model_unusable", problem=speech_problem, hint="see `ivr model list` and `ivr model add`")
 
     children: list[Child] = []
     if not external_redis:

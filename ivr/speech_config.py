@@ -257,3 +257,18 @@ def models_dir_of(settings: Any) -> Path:
 def describe_options(options: Mapping[str, Any]) -> str:
     """Options as `k=v` pairs, for `ivr model list`."""
     return ", ".join(f"{key}={value}" for key, value in sorted(options.items()))
+
+
+def speech_status(settings: Any) -> list[str]:
+    """What /readyz and `ivr up` say about speech: the config's error, or each missing/corrupt model.
+
+    Cheap after the first call in a process: checksums are read once per set of file sizes and
+    mtimes, later calls only stat the files.
+    """
+    if getattr(settings, "transcriber", "none") == "none":
+        return []
+    try:
+        config = load_speech_config(settings.speech_config_path)
+    except SpeechConfigError as error:
+        return [str(error)]
+    return speech_problems(config, models_dir_of(settings))

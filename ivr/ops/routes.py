@@ -11,6 +11,7 @@ from ivr.metrics import StateCollector, render_metrics
 from ivr.ops.metrics_access import may_read_metrics
 from ivr.services import services
 from ivr.settings import twilio_credential_problems
+from ivr.speech_config import speech_status
 
 bp = Blueprint("ops", __name__)
 
@@ -48,6 +49,8 @@ def readyz() -> tuple[Response, int]:
         svc.settings.twilio_account_sid, svc.settings.twilio_auth_token.get_secret_value()
     )
     checks["twilio"] = "; ".join(twilio) or "ok"
+    # A missing or corrupt speech model stops transcripts, not calls: degraded, named.
+    checks["speech"] = "; ".join(speech_status(svc.settings)) or "ok"
     if checks["database"] != "ok" or twilio:
         status, code = "down", 503
     elif any(value != "ok" for value in checks.values()):

@@ -12,7 +12,9 @@ def test_healthz_answers(client) -> None:
 
 def test_readyz_reports_database_redis_and_flow(client) -> None:
     body = client.get("/readyz").get_json()
-    assert body["status"] == "ok" and body["checks"] == {"database": "ok", "redis": "ok", "flow": "ok", "twilio": "ok"}
+    assert body["status"] == "ok" and body["checks"] == {
+        "database": "ok", "redis": "ok", "flow": "ok", "twilio": "ok", "speech": "ok"
+    }
 
 
 def test_readyz_is_degraded_not_down_without_redis(client, redis_server: RedisServer) -> None:

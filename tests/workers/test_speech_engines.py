@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,29 @@ def test_model_cli_lists_languages_and_checks(
     (speech_settings.models_dir / "gigaam-v3-ctc" / "v3_vocab.txt").write_text("x 0\n")  # type: ignore[operator]
     assert ivr_main(["model", "check"]) == 1
     assert "model gigaam-v3-ctc corrupt: v3_vocab.txt" in capsys.readouterr().err
+
+
+def test_readyz_names_a_missing_or_corrupt_model(
+    make_settings: Callable[..., Settings], tmp_path: Path, exported: Path
+) -> None:
+    from ivr.app import create_app
+
+    config = tmp_path / "speech.yaml"
+    config.write_text("languages:\n  kk:\n    engine: onnx-asr\n    model: gigaam-multilingual-ctc\n")
+    settings = make_settings(models_dir=tmp_path / "models", speech_config_path=config)
+    app = create_app(settings)
+    try:
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 200 and response.get_json()["status"] == "degraded"
+        speech = response.get_json()["checks"]["speech"]
+        assert speech == f"model gigaam-multilingual-ctc missing ({tmp_path / 'models' / 'gigaam-multilingual-ctc'})"
+        install_model(settings, exported, engine="onnx-asr", name="gigaam-multilingual-ctc",
+                      model_type="gigaam-v3-ctc", language="kk", checksums=[])
+        assert app.test_client().get("/readyz").get_json()["checks"]["speech"] == "ok"
+        vocab = tmp_path / "models" / "gigaam-multilingual-ctc" / "v3_vocab.txt"
+        vocab.write_text(vocab.read_text().replace("мир", "мор"))
+        assert app.test_client().get("/readyz").get_json()["checks"]["speech"] == (
+            "model gigaam-multilingual-ctc corrupt: v3_vocab.txt does not match its checksum"
+        )
+    finally:
+        app.extensions["ivr"].close()
