@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, false, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, false, func, or_, select, true, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.db import utc_now
 from ivr.models import OPERATOR_ROLES, ApiToken, AuditEvent, Case, Operator
@@ -314,42 +314,69 @@ def is_locked(operator: Operator, *, now: datetime | None = None) -> bool:
     return locked_until is not None and locked_until > (now or utc_now())
 
 
-def authenticate(session: Session, username: str, password: str, *, now: datetime | None = None) -> SignIn:
+def authenticate(sessions: sessionmaker[Session], username: str, password: str, *,
+                 now: datetime | None = None) -> SignIn:
     """Check a username and password, counting failures; the account locks after too many.
 
-    Every attempt is audited. A failure for an unknown name is audited without the name: people
-    type passwords into the username field.
+    The failure counter moves in one statement before the password is checked (issue 10.7):
+    an attempt first claims one of the allowed tries, so parallel guesses over many processes
+    get exactly MAX_FAILED_LOGINS checks and the rest are refused. The slow hash runs between
+    two short transactions, holding no lock. An unknown name, a locked account and a wrong
+    password run the same statements and one Argon2 check, and the console answers them alike.
+    Every attempt is audited; a failure for an unknown name is audited without the name:
+    people type passwords into the username field.
     """
     now = now or utc_now()
-    operator = find_operator(session, username) if username else None
-    locked_until = _aware(operator.locked_until) if operator else None
-    if operator is not None and locked_until is not None and locked_until > now:
-        verify_password(None, password)  # same cost as any other attempt
-        _audit(session, f"operator:{operator.id}", "operator.sign_in_refused", reason="locked")
-        return SignIn(None, "locked", locked_until)
-    is_valid = verify_password(operator.password_hash if operator else None, password)
-    if operator is None:
-        _audit(session, "anonymous", "operator.sign_in_failed", reason="unknown_user")
-        return SignIn(None, "bad")
-    if not is_valid:
-        operator.failed_logins = (operator.failed_logins or 0) + 1
-        reason = "bad"
-        if operator.failed_logins >= MAX_FAILED_LOGINS:
-            operator.locked_until = now + LOCKOUT
-            operator.failed_logins = 0
-            reason = "locked"
-        _audit(session, f"operator:{operator.id}", "operator.sign_in_failed", reason=reason)
-        return SignIn(None, reason, _aware(operator.locked_until) if reason == "locked" else None)
-    if not operator.is_active:
-        _audit(session, f"operator:{operator.id}", "operator.sign_in_refused", reason="disabled")
-        return SignIn(None, "disabled")
-    if _hasher().check_needs_rehash(operator.password_hash):
-        operator.password_hash = hash_password(password)
-    operator.failed_logins = 0
-    operator.locked_until = None
-    operator.last_login_at = now
-    _audit(session, f"operator:{operator.id}", "operator.signed_in")
-    return SignIn(Principal.of(operator))
+    name = normalise_username(username)
+    with sessions.begin() as session:
+        known = session.execute(
+            select(Operator.id, Operator.locked_until).where(Operator.username == name)
+        ).first()
+        claim = _claim_sign_in(session, name, now)
+    is_valid = verify_password(claim[0] if claim else None, password)  # a dummy hash when refused
+    with sessions.begin() as session:
+        if known is None:
+            _audit(session, "anonymous", "operator.sign_in_failed", reason="unknown_user")
+            return SignIn(None, "bad")
+        actor = f"operator:{known.id}"
+        if claim is None:
+            _audit(session, actor, "operator.sign_in_refused", reason="locked")
+            return SignIn(None, "locked", _aware(known.locked_until))
+        if not is_valid:
+            locked_until = _aware(claim[1])
+            reason = "locked" if locked_until is not None else "bad"
+            _audit(session, actor, "operator.sign_in_failed", reason=reason)
+            return SignIn(None, reason, locked_until)
+        operator = session.get_one(Operator, known.id)
+        if not operator.is_active:
+            _audit(session, actor, "operator.sign_in_refused", reason="disabled")
+            return SignIn(None, "disabled")
+        if _hasher().check_needs_rehash(operator.password_hash):
+            operator.password_hash = hash_password(password)
+        operator.failed_logins = 0
+        operator.locked_until = None
+        operator.last_login_at = now
+        _audit(session, actor, "operator.signed_in")
+        return SignIn(Principal.of(operator))
+
+
+def _claim_sign_in(session: Session, name: str, now: datetime) -> tuple[str, datetime | None] | None:
+    """Take one of the account's allowed tries: its password hash and new lock, or None if locked or unknown.
+
+    One statement, so the database serialises concurrent claims on the row; the claim that
+    reaches the limit sets the lock in the same write. SET expressions read the old row.
+    """
+    is_open = or_(Operator.locked_until.is_(None), Operator.locked_until <= now)
+    counted = case((Operator.locked_until.is_(None), func.coalesce(Operator.failed_logins, 0) + 1), else_=1)
+    statement = (
+        update(Operator)
+        .where(Operator.username == name, is_open)
+        .values(failed_logins=counted, locked_until=case((counted >= MAX_FAILED_LOGINS, now + LOCKOUT), else_=None))
+        .returning(Operator.password_hash, Operator.locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def load_principal(session: Session, operator_id: int, session_version: int) -> Principal | None:

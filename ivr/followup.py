@@ -1,21 +1,31 @@
 """A reporter comes back: reference and PIN checked, status read out, new information joins the case.
 
-Guessing must be hopeless and timing must tell nothing: an unknown reference costs the same slow
-hash as a known one, wrong PINs count per reference across every call and number, and a locked
-reference answers exactly like a wrong PIN.
+Guessing must be hopeless and timing must tell nothing (issue 10, items 7 and 8):
+- every counter that stops guessing moves in one SQL statement, before the PIN is checked: a
+  guess first claims one of the reference's allowed attempts (`UPDATE ... SET pin_failures =
+  pin_failures + 1 ... RETURNING`), so 50 parallel guesses over many processes get exactly the
+  allowed number of checks, and the rest are refused as locked;
+- a line-wide count per clock hour caps failed checks across all references;
+- an unknown reference, a locked one and a wrong PIN run the same statements, one audit row and
+  one keyed Argon2 check, and answer alike.
+The slow hash runs between two short transactions, so no lock is held while it runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.case_reference import hash_pin, new_pin, verify_pin
+from ivr import metrics
+from ivr.case_reference import PinHasher, new_pin
 from ivr.db import utc_now
 from ivr.flow.engine import LookupDone
-from ivr.models import AuditEvent, Call, Case, CaseDetail
+from ivr.models import AuditEvent, Call, Case, CaseDetail, PinFailureHour
 
 ACTOR = "voice:followup"
 
@@ -27,56 +37,134 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
+@dataclass(frozen=True)
+class GuessLimits:
+    """How many wrong PINs a reference and the whole line may take."""
+
+    max_failures: int = 5
+    lock_minutes: int = 60
+    max_failures_per_hour: int = 200
+
+
+@dataclass(frozen=True)
+class _Claim:
+    call_id: int
+    pin_hash: str | None
+    failures: int
+    is_now_locked: bool
+
+
+def _hour_of(moment: datetime) -> int:
+    return int(moment.timestamp() // 3600)
+
+
+def _count_line_attempt(session: Session, hour: int) -> int:
+    """One more unfinished check this hour, line-wide; the new count (one atomic upsert)."""
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PinFailureHour)
+    statement = (
+        insert.values(hour=hour, failures=1)
+        .on_conflict_do_update(index_elements=["hour"], set_={"failures": PinFailureHour.failures + 1})
+        .returning(PinFailureHour.failures)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def _claim_attempt(session: Session, reference: str, limits: GuessLimits, now: datetime) -> _Claim | None:
+    """Take one of the reference's allowed attempts; None if it is locked (or unknown).
+
+    One statement: the database serialises concurrent claims on the row, and the claim that
+    reaches the limit sets the lock in the same write. SET expressions read the old row.
+    """
+    is_open = or_(Call.locked_until.is_(None), Call.locked_until <= now)
+    counted = case((Call.locked_until.is_(None), Call.pin_failures + 1), else_=1)  # an expired lock starts over
+    until = now + timedelta(minutes=limits.lock_minutes)
+    statement = (
+        update(Call)
+        .where(Call.reference == reference, is_open)
+        .values(pin_failures=counted, locked_until=case((counted >= limits.max_failures, until), else_=None))
+        .returning(Call.id, Call.pin_hash, Call.pin_failures, Call.locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        return None
+    return _Claim(row.id, row.pin_hash, row.pin_failures, row.locked_until is not None)
+
+
 def verify_reference(
-    session: Session,
+    sessions: sessionmaker[Session],
+    pins: PinHasher,
     reference: str | None,
     pin: str | None,
     *,
-    max_failures: int,
-    lock_minutes: int,
+    limits: GuessLimits,
     now: datetime | None = None,
 ) -> LookupDone:
     """Check a reference and PIN; on success, the case's status and the operators' message."""
     now = now or utc_now()
-    call = session.scalars(select(Call).where(Call.reference == reference)).first() if reference else None
-    # Always pay for one Argon2 check, so a missing reference is as slow as a wrong PIN.
-    is_pin_right = verify_pin(call.pin_hash if call else None, pin or "")
-    if call is None:
+    hour = _hour_of(now)
+    reference = reference or ""
+    with sessions.begin() as session:
+        line_count = _count_line_attempt(session, hour)
+        call_id = session.scalar(select(Call.id).where(Call.reference == reference))
+        is_capped = line_count > limits.max_failures_per_hour
+        claim = None if is_capped else _claim_attempt(session, reference, limits, now)
+    # Outside any transaction: the slow hash holds no lock. A refused or unknown reference is
+    # checked against a dummy hash with the same key and cost.
+    is_pin_right = pins.verify(claim.pin_hash if claim else None, pin or "")
+    with sessions.begin() as session:
+        if claim is not None and is_pin_right:
+            return _verified(session, pins, claim, pin or "", hour)
+        metrics.FOLLOWUP_PIN_FAILURES.inc()
+        if is_capped:
+            metrics.FOLLOWUP_PIN_CAP_REFUSALS.inc()
+            _audit(session, "followup.refused_capped", call_id, count=line_count)
+            return LookupDone("ended")
+        if claim is None:
+            _audit(session, "followup.refused_locked" if call_id else "followup.unknown_reference", call_id)
+        elif claim.is_now_locked:
+            _audit(session, "followup.locked", call_id, failures=claim.failures, minutes=limits.lock_minutes)
+        else:
+            _audit(session, "followup.pin_failed", call_id, failures=claim.failures)
         return LookupDone("wrong")
-    locked_until = _aware(call.locked_until)
-    if locked_until is not None and locked_until > now:
-        session.add(AuditEvent(actor=ACTOR, action="followup.refused_locked", call_id=call.id, detail={}))
-        return LookupDone("wrong")
-    if not is_pin_right:
-        call.pin_failures += 1
-        detail = {"failures": call.pin_failures}
-        session.add(AuditEvent(actor=ACTOR, action="followup.pin_failed", call_id=call.id, detail=detail))
-        if call.pin_failures >= max_failures:
-            call.locked_until = now + timedelta(minutes=lock_minutes)
-            call.pin_failures = 0
-            session.add(AuditEvent(actor=ACTOR, action="followup.locked", call_id=call.id,
-                                   detail={"minutes": lock_minutes}))
-        return LookupDone("wrong")
-    call.pin_failures = 0
-    call.locked_until = None
-    case = session.scalars(select(Case).where(Case.call_id == call.id)).first()
-    detail = session.get(CaseDetail, case.id) if case else None
-    session.add(AuditEvent(actor=ACTOR, action="followup.verified", call_id=call.id, detail={}))
+
+
+def _verified(session: Session, pins: PinHasher, claim: _Claim, pin: str, hour: int) -> LookupDone:
+    """The right PIN: the counters forget this attempt, and an old-style hash is keyed anew."""
+    session.execute(
+        update(Call).where(Call.id == claim.call_id).values(pin_failures=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(PinFailureHour).where(PinFailureHour.hour == hour)
+        .values(failures=PinFailureHour.failures - 1).execution_options(synchronize_session=False)
+    )
+    if pins.needs_rehash(claim.pin_hash):
+        session.execute(update(Call).where(Call.id == claim.call_id).values(pin_hash=pins.hash(pin))
+                        .execution_options(synchronize_session=False))
+    case_row = session.scalars(select(Case).where(Case.call_id == claim.call_id)).first()
+    detail = session.get(CaseDetail, case_row.id) if case_row else None
+    _audit(session, "followup.verified", claim.call_id)
     return LookupDone(
         "ok",
-        case_status=case.status if case else "new",
+        case_status=case_row.status if case_row else "new",
         # The call state rides in URLs; a long note is cut rather than bloating every request.
         reporter_message=(detail.reporter_message or "")[:500] or None if detail else None,
     )
 
 
-def issue_new_pin(session: Session, reference: str | None, digits: int) -> LookupDone:
+def _audit(session: Session, action: str, call_id: int | None, **detail: Any) -> None:
+    session.add(AuditEvent(actor=ACTOR, action=action, call_id=call_id, detail=detail))
+
+
+def issue_new_pin(session: Session, pins: PinHasher, reference: str | None, digits: int) -> LookupDone:
     """A fresh PIN for a verified reporter; the old one stops working."""
     call = session.scalars(select(Call).where(Call.reference == reference)).first() if reference else None
     if call is None:
         return LookupDone("failed")
     pin = new_pin(digits)
-    call.pin_hash = hash_pin(pin)
+    call.pin_hash = pins.hash(pin)
     session.add(AuditEvent(actor=ACTOR, action="followup.pin_reissued", call_id=call.id, detail={}))
     return LookupDone("ok", pin=pin)
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ivr.case_reference import hash_pin, new_pin, new_reference
+from ivr.case_reference import PinHasher, new_pin, new_reference
 from ivr.crypto import Cipher
 from ivr.db import utc_now
 from ivr.models import PENDING, QUEUED, AuditEvent, Call, Intake
@@ -53,6 +53,7 @@ def ensure_call(
     *,
     reference: str | None = None,
     pin: str | None = None,
+    pins: PinHasher | None = None,
 ) -> Call:
     """The call's row, created on first sight; later sightings refresh what the menu learnt.
 
@@ -77,7 +78,9 @@ def ensure_call(
         "contact_ciphertext": contact_ciphertext,
         "started_at": utc_now(),
     }
-    pin_hash = hash_pin(pin) if pin else None
+    if pin and pins is None:
+        raise ValueError("a PIN is stored only as a keyed hash: pass the line's PinHasher")
+    pin_hash = pins.hash(pin) if pin and pins else None
     values["pin_hash"] = pin_hash
     drawn = reference
     for attempt in range(5):
@@ -106,10 +109,10 @@ def ensure_call(
     return call
 
 
-def issue_pin(call: Call, digits: int) -> str:
-    """A new PIN for the call; only its hash is kept, the caller hears it once."""
+def issue_pin(call: Call, digits: int, pins: PinHasher) -> str:
+    """A new PIN for the call; only its keyed hash is kept, the caller hears it once."""
     pin = new_pin(digits)
-    call.pin_hash = hash_pin(pin)
+    call.pin_hash = pins.hash(pin)
     return pin
 
 

@@ -39,6 +39,11 @@ WEBHOOK_REJECTED = Counter("ivr_webhook_rejected_total", "Webhooks refused (bad 
 INTAKES_RECORDED = Counter("ivr_intakes_recorded_total", "Recordings written to the outbox.")
 ENQUEUE_FAILED = Counter("ivr_enqueue_failed_total", "Enqueues refused by Redis (left pending).")
 FLOW_RELOAD_ERRORS = Counter("ivr_flow_reload_errors_total", "Flow edits refused as invalid.")
+# Guessing: a steady rise means someone is trying references and PINs (alert: README, Security).
+FOLLOWUP_PIN_FAILURES = Counter("ivr_followup_pin_failures_total", "Follow-up PIN checks that failed (any reason).")
+FOLLOWUP_PIN_CAP_REFUSALS = Counter(
+    "ivr_followup_pin_cap_refusals_total", "Follow-up PIN checks refused because the line-wide hourly cap was reached."
+)
 
 
 class StateCollector:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
+from ivr.case_reference import PinHasher
 from ivr.crypto import Cipher
 from ivr.db import make_engine, make_sessionmaker
 from ivr.flow.catalog import FlowCatalog
@@ -149,6 +150,7 @@ class Services:
     cipher: Cipher
     call_states: CallStateCodec
     tracker: CallTracker
+    pins: PinHasher
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -173,6 +175,7 @@ class Services:
             cipher=Cipher(settings.data_keys),
             call_states=CallStateCodec(settings.session_secret),
             tracker=CallTracker(redis),
+            pins=PinHasher(settings.data_keys),
         )
 
     def gauges(self) -> dict[str, tuple[str, float]]:

@@ -177,6 +177,14 @@ class Settings(BaseSettings):
     """Wrong PINs for one reference (across all calls) before it locks."""
     followup_lock_minutes: int = 60
     """How long a reference stays locked; operators can unlock it sooner."""
+    followup_max_failures_per_hour: int = 200
+    """Failed PIN checks on the whole line in one clock hour before every check is refused until
+    the hour ends (guessing spread over many references); alert on `ivr_followup_pin_cap_refusals_total`."""
+
+    session_idle_minutes: int = 30
+    """A console session unused this long ends; the person signs in again."""
+    session_max_hours: int = 12
+    """A console session ends this long after signing in, however busy."""
 
     @field_validator("public_base_url")
     @classmethod

@@ -1,8 +1,8 @@
-"""References catch a mistyped or swapped digit; PINs are slow hashes only."""
+"""References catch a mistyped or swapped digit; PINs are keyed slow hashes only."""
 
 from __future__ import annotations
 
-from ivr.case_reference import damm_digit, hash_pin, is_valid_reference, new_pin, new_reference, verify_pin
+from ivr.case_reference import PIN_DIGITS, PinHasher, damm_digit, is_valid_reference, new_pin, new_reference
 
 
 def test_reference_has_eight_digits_and_a_valid_check_digit() -> None:
@@ -29,10 +29,11 @@ def test_damm_known_value() -> None:
     assert damm_digit("572") == "4"  # the algorithm's published example
 
 
-def test_pins_are_random_and_only_hashes_are_kept() -> None:
+def test_pins_are_random_and_only_keyed_hashes_are_kept() -> None:
     pins = {new_pin() for _ in range(200)}
-    assert len(pins) > 150 and all(len(p) == 4 and p.isdigit() for p in pins)
-    stored = hash_pin("4815")
-    assert "4815" not in stored and stored.startswith("$argon2id$")
-    assert verify_pin(stored, "4815") and not verify_pin(stored, "4816")
-    assert not verify_pin(None, "4815") and not verify_pin("garbage", "4815")
+    assert len(pins) > 150 and all(len(p) == PIN_DIGITS == 6 and p.isdigit() for p in pins)
+    hasher = PinHasher({"k1": b"k" * 32})
+    stored = hasher.hash("481516")
+    assert "481516" not in stored and stored.startswith("pin2:k1:$argon2id$")
+    assert hasher.verify(stored, "481516") and not hasher.verify(stored, "481517")
+    assert not hasher.verify(None, "481516") and not hasher.verify("garbage", "481516")

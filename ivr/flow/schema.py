@@ -349,7 +349,7 @@ class Region(_Strict):
 
 
 class Limits(_Strict):
-    pin_digits: int = Field(4, ge=4, le=8)
+    pin_digits: int = Field(6, ge=4, le=8)
     pin_tries_per_call: int = Field(3, ge=1, le=5)
 
 

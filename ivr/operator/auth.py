@@ -1,14 +1,17 @@
 """Signing in and out, who may open which page, the console's language, and its error pages.
 
 Sessions are Flask's signed cookies (Secure when the public URL is https, HttpOnly, SameSite),
-managed by Flask-Login. A session names the operator and their `session_version`, so a new
-password, a new role or a disabled account ends every session at its next request. Every POST
+managed by Flask-Login. A session names the operator and their `session_version`, checked on
+every request, so signing out, a new password, a new role or a disabled account ends every
+session at its next request, even a copy of the cookie. Sessions also end after
+IVR_SESSION_IDLE_MINUTES unused and IVR_SESSION_MAX_HOURS after signing in. Every POST
 to the console must carry Flask-WTF's CSRF token; the voice webhooks and the token-authenticated
 API are not affected (the check runs in this blueprint only).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -33,6 +36,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
+from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
 from ivr import accounts, i18n
@@ -45,6 +49,8 @@ from ivr.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_LIFETIME = timedelta(hours=12)
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
 
 
 class ConsoleUser(UserMixin):  # type: ignore[misc]
@@ -59,9 +65,21 @@ class ConsoleUser(UserMixin):  # type: ignore[misc]
 
 
 def _load_user(user_id: str) -> ConsoleUser | None:
+    """The signed-in person, checked on every request: live session version, idle and absolute lifetimes."""
     operator_id, _, version = user_id.partition(":")
     if not operator_id.isdigit() or not version.isdigit():
         return None
+    settings = services().settings
+    now = int(time.time())
+    signed_in_at, seen_at = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if (
+        not isinstance(signed_in_at, int)
+        or not isinstance(seen_at, int)
+        or now - signed_in_at > settings.session_max_hours * 3600
+        or now - seen_at > settings.session_idle_minutes * 60
+    ):
+        return None
+    session[SEEN_AT] = now
     with services().sessions() as db:
         principal = accounts.load_principal(db, int(operator_id), int(version))
     return ConsoleUser(principal) if principal else None
@@ -81,8 +99,11 @@ def _setup(state: BlueprintSetupState) -> None:
     manager.session_protection = "strong"  # a stolen cookie from another browser is dropped
     manager.user_loader(_load_user)
     manager.unauthorized_handler(_unauthorized)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", int(SESSION_LIFETIME.total_seconds()))
+    # Flask refuses a cookie signed longer ago than this: a backstop to the checks in _load_user.
+    lifetime = timedelta(hours=app.extensions["ivr"].settings.session_max_hours) if "ivr" in app.extensions \
+        else SESSION_LIFETIME
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", lifetime)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", int(lifetime.total_seconds()))
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = app.config.get("SESSION_COOKIE_SECURE", False)
     # Checked by this blueprint alone (below): Twilio's webhooks carry signatures, not CSRF tokens.
@@ -254,22 +275,22 @@ def login() -> Any:
     error = None
     status = 200
     if form.validate_on_submit():
-        with services().sessions.begin() as db:
-            result = accounts.authenticate(db, form.username.data or "", form.password.data or "")
+        result = accounts.authenticate(services().sessions, form.username.data or "", form.password.data or "")
         if result.principal is not None:
             chosen = session.get("locale")
             session.clear()  # a fresh session: nothing from before signing in carries over
             if chosen:
                 session["locale"] = chosen
-            session.permanent = True
+            # Not permanent: a browser-session cookie, so "strong" protection really drops a cookie
+            # replayed from another browser (Flask-Login downgrades it to "basic" for permanent
+            # sessions). The lifetimes are enforced here on the server, in _load_user.
+            session.permanent = False
+            session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
             login_user(ConsoleUser(result.principal))
             return redirect(_safe_next(request.args.get("next")) or home_for(result.principal))
-        if result.reason == "locked":
-            error = _("login.locked", time=i18n.format_datetime(result.locked_until))
-        elif result.reason == "disabled":
-            error = _("login.disabled")
-        else:
-            error = _("login.bad")
+        # Unknown name, wrong password, locked account: one answer, so none reveals that a name
+        # exists. A disabled account is only named to someone who gave its right password.
+        error = _("login.disabled") if result.reason == "disabled" else _("login.bad")
         status = 401
     elif request.method == "POST":
         error = _("login.bad")
@@ -283,6 +304,10 @@ def logout() -> Response:
     """Sign out (a POST with a CSRF token, so no other site can sign anyone out)."""
     person = principal()
     with services().sessions.begin() as db:
+        # A new session version ends this session on the server: a copy of the cookie taken
+        # before signing out opens nothing afterwards (nor do the person's other sessions).
+        db.execute(update(Operator).where(Operator.id == person.id)
+                   .values(session_version=Operator.session_version + 1))
         db.add(AuditEvent(actor=person.actor, action="operator.signed_out", detail={}))
     chosen = session.get("locale")
     logout_user()

@@ -158,14 +158,14 @@ def _resolve_lookups(svc: Services, flow: Flow, result: Step) -> Step:
         op, state = result.actions[-1].op, result.state
         settings = svc.settings
         try:
-            with svc.sessions.begin() as session:
-                if op == "verify_reference":
-                    done = followup.verify_reference(
-                        session, state.reference, state.pin,
-                        max_failures=settings.followup_max_failures, lock_minutes=settings.followup_lock_minutes,
-                    )
-                else:
-                    done = followup.issue_new_pin(session, state.reference, flow.doc.limits.pin_digits)
+            if op == "verify_reference":
+                # Its own short transactions: the slow PIN hash runs between them, holding no lock.
+                done = followup.verify_reference(svc.sessions, svc.pins, state.reference, state.pin, limits=(
+                    followup.GuessLimits(settings.followup_max_failures, settings.followup_lock_minutes,
+                                         settings.followup_max_failures_per_hour)))
+            else:
+                with svc.sessions.begin() as session:
+                    done = followup.issue_new_pin(session, svc.pins, state.reference, flow.doc.limits.pin_digits)
         except SQLAlchemyError:
             log.exception("followup.lookup_failed", extra={"op": op})
             done = engine.LookupDone("failed" if op == "issue_pin" else "wrong")
@@ -359,7 +359,8 @@ def _file_report(
     )
     try:
         with svc.sessions.begin() as session:
-            call = ensure_call(session, call_sid, facts, svc.cipher, reference=state.reference, pin=state.pin)
+            call = ensure_call(session, call_sid, facts, svc.cipher, reference=state.reference, pin=state.pin,
+                               pins=svc.pins)
             intake = record_intake(
                 session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ivr.case_reference import is_valid_reference, verify_pin
+from ivr.case_reference import is_valid_reference
 from ivr.crypto import Cipher
 from ivr.intake import contact_context
 from ivr.models import PENDING, QUEUED, AuditEvent, Call, Intake
@@ -47,11 +47,12 @@ def test_russian_anonymous_report_end_to_end(app, twilio: TwilioSimulator) -> No
     assert said[-1] == "Спасибо за звонок. До свидания."
     reference = spoken_digits(said, "Номер обращения")
     pin = spoken_digits(said, "ПИН-код")
-    assert is_valid_reference(reference) and len(pin) == 4
+    assert is_valid_reference(reference) and len(pin) == 6
 
     [call] = rows(app, Call)
     assert call.reference == reference
-    assert verify_pin(call.pin_hash, pin) and not verify_pin(call.pin_hash, "0000" if pin != "0000" else "1111")
+    pins = app.extensions["ivr"].pins
+    assert pins.verify(call.pin_hash, pin) and not pins.verify(call.pin_hash, "000000" if pin != "000000" else "111111")
     assert (call.language, call.region_code, call.is_anonymous, call.contact_ciphertext) == ("ru", "02", True, None)
     assert call.status == "completed" and call.last_node == "goodbye"
     [intake] = rows(app, Intake)
