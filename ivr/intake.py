@@ -61,6 +61,8 @@ def ensure_call(
     and the PIN's hash, and a collision with another call's reference draws a new one (the
     caller then hears the stored one).
     """
+    # Named only with a contact a key confirmed: "not anonymous" alone (a spoken answer, say) keeps
+    # the disguised voice and the forgetting of Twilio's call log.
     is_anonymous = facts.is_anonymous or not facts.contact
     contact_ciphertext = (
         None
@@ -72,7 +74,7 @@ def ensure_call(
         "flow_name": facts.flow_name,
         "flow_version": facts.flow_version,
         "language": facts.language,
-        "is_anonymous": facts.is_anonymous,
+        "is_anonymous": is_anonymous,
         "is_urgent": facts.is_urgent,
         "region_code": facts.region_code,
         "contact_ciphertext": contact_ciphertext,
@@ -148,6 +150,7 @@ def record_call_end(
     call.status = status
     call.duration_s = duration_s
     call.ended_at = utc_now()
+    call.pending_pin_ciphertext = None  # the caller has heard it; only the keyed hash stays
     call.last_node = last_node or call.last_node
     session.add(AuditEvent(actor="voice", action="call.ended", call_id=call.id,
                            detail={"status": status, "last_node": last_node, "duration_s": duration_s}))

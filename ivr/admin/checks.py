@@ -306,6 +306,9 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     (r"cannot set '|must be true or false|contact can only be set", "invalid-set",
      "`set:` can change only language (kk, ru, en), anonymous (true/false), urgent (true/false) "
      "and contact (caller)"),
+    (r"consent", "assumed-consent",
+     "only a key the caller presses may leave a contact: put `contact: caller` (or `anonymous: false`) in a "
+     "menu option without `words:`, and let `after_retries`, set and dial nodes end with `anonymous: true`"),
     (r"needs at least one option", "empty-menu", "add at least one option: a key and the node it goes to"),
     (r"options is too many", "too-long-menu",
      "callers remember about five choices: split this menu into two, or drop options rarely chosen"),

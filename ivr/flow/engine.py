@@ -29,8 +29,8 @@ from ivr.flow.schema import (
     SayItem,
     SayNode,
     SetNode,
-    normalize_words,
 )
+from ivr.flow.speech import choose_by_speech
 
 MAX_HOPS = 64
 
@@ -273,12 +273,9 @@ def _menu(flow: Flow, state: CallState, node: MenuNode, event: Event) -> Step:
 
 
 def _choice_for_speech(node: MenuNode, said: str, language: Language) -> Choice | None:
-    words = f" {normalize_words(said)} "
-    for choice in node.options.values():
-        for candidate in choice.words.get(language, []):
-            if f" {normalize_words(candidate)} " in words:
-                return choice
-    return None
+    # Whole words, one option only, and never from a refusal: a spoken answer is not consent.
+    words_of = {key: choice.words.get(language, []) for key, choice in node.options.items()}
+    return choose_by_speech(said, node.options, words_of)
 
 
 def _digits(flow: Flow, state: CallState, node: DigitsNode, event: Event) -> Step:

@@ -648,6 +648,7 @@ class _Checker:
             self.check_choice([*loc, "after_retries"], node.after_retries)
         if isinstance(node, SetNode | DialNode):
             self.check_set([*loc, "set"], node.set)
+        self.check_consent(loc, node)
         if isinstance(node, MenuNode):
             if not node.options:
                 self.problem([*loc, "options"], "a menu needs at least one option")
@@ -675,6 +676,31 @@ class _Checker:
             self.problem([*loc, "options", "#"], "# cannot be a menu option: Twilio treats it as the end of input")
         if isinstance(node, DialNode) and node.number not in self.doc.numbers:
             self.problem([*loc, "number"], f"number {node.number!r} is not under numbers:")
+
+    def check_consent(self, loc: list[Any], node: Node) -> None:
+        """Only a key leaves a contact: silence, failed answers, speech and passing through never do."""
+        if hasattr(node, "after_retries"):
+            values = node.after_retries.set
+            if values.get("contact") == "caller":
+                self.problem([*loc, "after_retries", "set", "contact"],
+                             "after_retries leaves a contact: silence or failed answers would count as consent; "
+                             "they must end anonymous")
+            if values.get("anonymous") is False:
+                self.problem([*loc, "after_retries", "set", "anonymous"],
+                             "after_retries names the caller: silence or failed answers would count as consent; "
+                             "they must end anonymous")
+        if isinstance(node, SetNode | DialNode):
+            for name, value in node.set.items():
+                if (name == "contact" and value == "caller") or (name == "anonymous" and value is False):
+                    self.problem([*loc, "set", name],
+                                 f"{node.kind} sets {name} with no key pressed: consent to leave a contact "
+                                 "needs a keypress (set it in a menu option)")
+        if isinstance(node, MenuNode):
+            for key, choice in node.options.items():
+                if choice.set.get("contact") == "caller" and choice.words:
+                    self.problem([*loc, "options", key, "set", "contact"],
+                                 f"option {key!r} leaves a contact on a spoken answer alone: consent needs a "
+                                 "keypress (speech may lead to this menu, its key confirms)")
 
     def check_graph(self) -> None:
         nodes = self.doc.nodes

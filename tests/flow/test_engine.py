@@ -278,9 +278,9 @@ def test_contact_number_no_input_says_nothing_was_heard(flow: Flow) -> None:
     assert result.state.tries == 1
 
 
-def test_contact_number_falls_back_to_the_calling_number(flow: Flow) -> None:
+def test_contact_number_failed_three_times_ends_anonymous(flow: Flow) -> None:
     result = step(flow, at(flow, "contact_number", language="ru", is_anonymous=False, tries=2), Digits("1"))
-    assert (result.state.node, result.state.contact) == ("region", "caller")
+    assert (result.state.node, result.state.contact, result.state.is_anonymous) == ("region", None, True)
 
 
 # --------------------------------------------------------------------------- region

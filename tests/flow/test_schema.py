@@ -428,11 +428,10 @@ def test_set_refuses_unknown_names_and_values(value: str, message: str) -> None:
 
 
 def test_set_accepts_every_settable_name() -> None:
-    nodes = NODES.replace('"2": {goto: bye}', '"2": {goto: mark}') + (
-        "  mark:\n    kind: set\n    set: {language: en, anonymous: false, urgent: true, contact: caller}\n"
-        "    goto: bye\n"
-    )
-    assert parse_flow(flow_text(nodes)).node("mark").kind == "set"
+    # A key confirms a contact (issue 10: consent is never assumed), so a keyed option may set them all.
+    nodes = NODES.replace('"2": {goto: bye}',
+                          '"2": {goto: bye, set: {language: en, anonymous: false, urgent: true, contact: caller}}')
+    assert parse_flow(flow_text(nodes)).node("ask").kind == "menu"
 
 
 # --------------------------------------------------------------------------- graph
