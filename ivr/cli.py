@@ -15,7 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ivr.settings import SettingsError, load_settings
+from ivr.private_files import PRIVATE_UMASK, private_dir, write_private
+from ivr.settings import PLACEHOLDER_ACCOUNT_SID, SettingsError, load_settings
 
 LOCAL_ENV = Path("var/local.env")
 # Each module has `register(subparsers)`; workers' by name only, so `ivr` never imports `workers`.
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ensure_local_env() -> dict[str, str]:
     """Secrets for a local line, made once and kept in var/local.env (losing the data key loses data)."""
-    LOCAL_ENV.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(LOCAL_ENV.parent)
     values: dict[str, str] = {}
     if LOCAL_ENV.exists():
         for line in LOCAL_ENV.read_text().splitlines():
@@ -72,7 +73,8 @@ def ensure_local_env() -> dict[str, str]:
     defaults = {
         "IVR_SECRET_KEY": secrets.token_urlsafe(32),
         "IVR_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
+        # Recognisably not an account: /readyz and the start say so until a real one is set.
+        "TWILIO_ACCOUNT_SID": PLACEHOLDER_ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         # The embedded Redis `ivr up` starts; a REDIS_URL in the environment takes precedence.
         "REDIS_URL": f"redis://127.0.0.1:{_free_port(6380)}/0",
@@ -83,12 +85,12 @@ def ensure_local_env() -> dict[str, str]:
             values[name] = value
             changed = True
     if changed:
-        LOCAL_ENV.write_text(
+        write_private(  # 0600 from its first byte: it holds the keys
+            LOCAL_ENV,
             "# Made by `ivr up` for a local line. Keep it: IVR_DATA_KEY decrypts the stored recordings.\n"
             "# For a real Twilio number put your account's SID and auth token here (or in the environment).\n"
-            + "".join(f"{k}={v}\n" for k, v in values.items())
+            + "".join(f"{k}={v}\n" for k, v in values.items()),
         )
-        LOCAL_ENV.chmod(0o600)
     return values
 
 
@@ -103,8 +105,11 @@ def redis_binary() -> str:
 
 
 def redis_args(port: int, directory: Path) -> list[str]:
-    """An embedded Redis that keeps jobs across restarts (append-only file, fsync every second)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """An embedded Redis that keeps jobs across restarts (append-only file, fsync every second).
+
+    Redis creates its files under the process's umask: `ivr up` and `ivr redis` set PRIVATE_UMASK.
+    """
+    private_dir(directory)
     return [
         redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory.resolve()),
         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
@@ -129,6 +134,7 @@ def cmd_redis(args: argparse.Namespace) -> int:
     ensure_local_env()
     settings = load_settings()
     port = int(settings.redis_url.rsplit(":", 1)[-1].split("/")[0])
+    os.umask(PRIVATE_UMASK)  # the queued jobs Redis writes are ours alone
     os.execvp(redis_args(port, Path("var/redis"))[0], redis_args(port, Path("var/redis")))
     return 0
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from ivr.encrypted_types import use_data_keys
+from ivr.private_files import create_private
 
 # Stable constraint names, so Alembic migrations can refer to them on every backend.
 NAMING = {
@@ -48,8 +49,9 @@ def make_engine(url: str, *, data_keys: Mapping[str, bytes] | None = None, **kwa
 def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if "///" in url and path and path != ":memory:" and not path.startswith("file:"):
+            # Private from the first byte (transcripts, PIN hashes); SQLite gives its WAL the same mode.
+            create_private(Path(path))
         engine = create_engine(url, connect_args={"timeout": 15}, **kwargs)
 
         @event.listens_for(engine, "connect")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from ivr.logging import configure_logging, configure_logging_as, get_logger
+from ivr.private_files import PRIVATE_UMASK, exposed_paths
 from ivr.settings import Settings, load_settings, twilio_credential_problems
 
 log = get_logger("ivr.up")
@@ -104,10 +105,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Check, migrate, start Redis (unless REDIS_URL is given), the web app, a worker and the sweeper."""
     from sqlalchemy.exc import DBAPIError
 
-    from ivr.cli import ensure_local_env, redis_args
+    from ivr.cli import LOCAL_ENV, ensure_local_env, redis_args
     from ivr.migrations import upgrade
 
     configure_logging_as()
+    # Everything this line and its children create (database, Redis files, recordings) is ours alone.
+    os.umask(PRIVATE_UMASK)
     # A Redis of the deployer's own (in the environment, not var/local.env): no embedded one.
     external_redis = bool(os.environ.get("REDIS_URL") or os.environ.get("IVR_REDIS_URL"))
     local = ensure_local_env()
@@ -119,6 +122,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     settings = load_settings()
     configure_logging(settings)
+    exposed = exposed_paths(LOCAL_ENV.parent)
+    if exposed:
+        log.warning("files.readable_by_others", paths=[str(path) for path in exposed],
+                    hint=f"other users of this machine can read keys or reports: chmod -R go-rwx {LOCAL_ENV.parent}")
 
     if not port_is_free(args.host, args.port):
         log.error("web.port_busy", host=args.host, port=args.port,
