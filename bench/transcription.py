@@ -9,6 +9,12 @@ with noise), it prints the real-time factor (audio seconds per wall second) of:
 - `ours`: FasterWhisperTranscriber as the workers run it.
 
 The ratio column is ours / tiniest, so the figures compare across machines.
+
+Then, for each language, every engine and model that could hear it on this machine (the one
+config/speech.yaml names, models installed with `ivr model add` for that language, and the
+bundled Whisper base): its real-time factor on the espeak-ng speech, the verdict it earns, and,
+with `--corpus DIR`, its word error rate (jiwer) on the deployer's own recordings: DIR/<lang>/
+holds NAME.wav and NAME.txt (what was said) pairs. `--engines-only` skips the table above.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,13 +180,23 @@ def cpu_model() -> str:
 
 
 def main() -> None:
-    """Synthesise the speech, run the three settings on each, print the table."""
+    """Synthesise the speech, run the three settings on each, print the table; then every engine."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=Path("var/models"))
     parser.add_argument("--show-text", action="store_true", help="print what the model heard")
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the fastest counts")
+    parser.add_argument("--corpus", type=Path, help="DIR/<lang>/NAME.wav + NAME.txt: word error rate per engine")
+    parser.add_argument("--engines-only", action="store_true", help="only the per-engine, per-language report")
+    parser.add_argument("--languages", default="kk,ru,en", help="languages of the engine report, e.g. ru,kk")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # truncation shows in the table, not as a log line
+    if not args.engines_only:
+        bundled_table(args)
+    engines_report(args.corpus, show_text=args.show_text, languages=args.languages.split(","))
+
+
+def bundled_table(args: argparse.Namespace) -> None:
+    """The bundled model's table: decode, tiniest and our settings per recording."""
 
     started = time.perf_counter()
     model_dir = bundled_model_dir(args.cache_dir)
@@ -213,6 +230,89 @@ def main() -> None:
     if args.show_text:
         for row in rows:
             print(f"\n[{row.name}] {row.text}")
+
+
+def candidates(settings: Any, language: str) -> list[tuple[str, Any]]:
+    """(label, config entry) for every model that could hear `language`; None is the bundled Whisper."""
+    from ivr.speech_config import LanguageModel, installed_models, load_speech_config, models_dir_of
+
+    config = load_speech_config(settings.speech_config_path)
+    found: list[tuple[str, Any]] = []
+    chosen = config.languages.get(language)  # type: ignore[call-overload]
+    if chosen is not None:
+        found.append((f"{chosen.engine}:{chosen.model} (configured)", chosen))
+    for folder, manifest in installed_models(models_dir_of(settings)):
+        if manifest is None or manifest.language != language:
+            continue
+        if chosen is not None and Path(chosen.model).name == folder.name:
+            continue
+        found.append((f"{manifest.engine}:{folder.name}", LanguageModel(engine=manifest.engine, model=folder.name)))
+    found.append(("faster-whisper:whisper-base (bundled)" + ("" if chosen else " (in use)"), None))
+    return found
+
+
+def corpus_pairs(corpus: Path | None, language: str) -> list[tuple[Path, str]]:
+    """The (wav, reference text) pairs of DIR/<language>/."""
+    if corpus is None:
+        return []
+    folder = corpus / language
+    return [
+        (wav, wav.with_suffix(".txt").read_text(encoding="utf-8"))
+        for wav in sorted(folder.glob("*.wav"))
+        if wav.with_suffix(".txt").is_file()
+    ]
+
+
+def normalise(text: str) -> str:
+    """Lower case, words only (ё as е): WER counts words, not punctuation or capitals."""
+    import re
+
+    return " ".join(re.findall(r"\w+", text.lower().replace("ё", "е")))
+
+
+def engines_report(corpus: Path | None, *, show_text: bool = False, languages: list[str] | None = None) -> None:
+    """Each language's engines: RTF on espeak-ng speech, its verdict, and WER on the corpus."""
+    import jiwer
+
+    from ivr.settings import load_settings
+    from workers.transcriber import build_transcriber
+    from workers.transcriber.verdict import judge_transcript
+
+    settings = load_settings()
+    threads = settings.transcribe_threads or len(os.sched_getaffinity(0))
+    print(f"\nengines per language ({threads} threads; config {settings.speech_config_path})")
+    header = f"{'language':8} {'engine:model':52} {'load s':>6} {'RTF':>6} {'verdict':>10} {'WER':>6} {'files':>5}"
+    print(header)
+    print("-" * len(header))
+    for language in languages or ["kk", "ru", "en"]:
+        found = candidates(settings, language)
+        if len(found) == 1:
+            print(f"{language:8} no weights installed for {language} beyond the bundled Whisper base "
+                  "(README: Speech models; `ivr model add`)")
+        speech = speak(TEXTS[language], VOICES[language])
+        pairs = corpus_pairs(corpus, language)
+        for label, chosen in found:
+            try:
+                transcriber = build_transcriber(settings, chosen)
+                load_s = timed(lambda t=transcriber: getattr(t, "load", lambda: None)())
+                started = time.perf_counter()
+                result = transcriber.transcribe(speech, language=language)  # type: ignore[arg-type]
+                rtf = (time.perf_counter() - started) / max(result.duration_s, 0.001)
+            except Exception as error:  # a broken install is a finding, not a crash of the bench
+                print(f"{language:8} {label:52} fails: {type(error).__name__}: {str(error)[:80]}")
+                continue
+            wer = "-"
+            if pairs:
+                hypotheses = [normalise(transcriber.transcribe(wav.read_bytes(), language=language).text)  # type: ignore[arg-type]
+                              for wav, _ in pairs]
+                wer = f"{100 * jiwer.wer([normalise(ref) for _, ref in pairs], hypotheses):.1f}%"
+            print(f"{language:8} {label:52} {load_s:6.2f} {rtf:6.3f} {judge_transcript(result).label:>10} "
+                  f"{wer:>6} {len(pairs):5}")
+            if show_text:
+                print(f"         heard: {result.text[:150]}")
+    if corpus is None:
+        print("\nno --corpus given: WER needs the deployer's own recordings (DIR/<lang>/NAME.wav + NAME.txt)")
+    print("RTF = wall seconds per audio second (lower is faster; 0.1 is ten times faster than real time)")
 
 
 if __name__ == "__main__":
