@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from ivr.logging import configure_logging
@@ -26,6 +27,21 @@ class WebhookFreeSessions(SecureCookieSessionInterface):
         if request.path.startswith(SESSIONLESS_PREFIXES):
             return self.make_null_session(app)
         return super().open_session(app, request)
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _hsts(public_https: bool) -> Callable[[Response], Response]:
+    """An after-request hook: over https (the public URL or this request), browsers keep to https."""
+
+    def add_header(response: Response) -> Response:
+        # Behind a TLS proxy the request itself is plain http; the public URL says what browsers see.
+        if public_https or request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
+
+    return add_header
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -49,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions["ivr"] = Services.from_settings(settings)
+    app.after_request(_hsts(settings.public_base_url.startswith("https://")))
     if not settings.verify_signatures:
         log.warning("webhook.signatures_disabled: accepting unsigned webhooks; never do this in production")
     if not settings.twilio_auth_token.get_secret_value():
