@@ -206,7 +206,8 @@ class FasterWhisperTranscriber:
     def _detect(self, model: WhisperModel, pcm: Any) -> tuple[str, float] | None:
         """What language Whisper hears in the chunk's speech (for the verdict only; never imposed)."""
         try:
-            language, probability, _ = model.detect_language(pcm, vad_filter=True)
+            # One encoder pass over the first 30 s of speech; a minute of audio is enough to find it.
+            language, probability, _ = model.detect_language(pcm[: 60 * SAMPLE_RATE], vad_filter=True)
         except (RuntimeError, ValueError, IndexError):
             return None  # no speech to judge: the verdict's VAD says so on its own
         return str(language), round(float(probability), 3)
