@@ -44,6 +44,9 @@ class Call(Base):
     contact_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     reference: Mapped[str | None] = mapped_column(String(16), unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(255))
+    # The PIN this call's caller is hearing, encrypted with the data key, for "repeat" after later
+    # webhooks (it never rides in a URL); cleared when the call ends.
+    pending_pin_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Wrong PINs for this reference, across calls and numbers; past the limit it locks a while.
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

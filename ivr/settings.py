@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     """How often a web process looks for a changed flow file (a stat call, nothing more)."""
 
     recordings_dir: Path = Path("var/recordings")
+    spool_dir: Path = Path("var/spool")
+    """Where a web host keeps reports while the database is down (encrypted; replayed when it returns)."""
     recording_store: Literal["local", "s3"] = "local"
     s3_endpoint_url: str = ""
     s3_bucket: str = ""

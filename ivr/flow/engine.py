@@ -282,7 +282,8 @@ def _digits(flow: Flow, state: CallState, node: DigitsNode, event: Event) -> Ste
     if isinstance(event, Digits):
         value = event.value.strip().rstrip(node.finish_on_key)
         if (
-            value.isdigit()
+            value.isascii()  # str.isdigit() is also true of "²" and "①"
+            and value.isdigit()
             and node.min_digits <= len(value) <= node.max_digits
             and (node.pattern is None or re.fullmatch(node.pattern, value))
             and (not node.check_digit or is_valid_reference(value))

@@ -11,7 +11,6 @@ import logging
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.case_reference import new_pin, new_reference
 from ivr.flow.engine import CallState
 from ivr.services import Services
 
@@ -33,18 +32,9 @@ RU_VOICE = ("Polly.Tatyana", "ru-RU")
 
 
 def anonymous_state(svc: Services) -> CallState:
-    """A fresh state for a call we know nothing about: anonymous, with its own reference and PIN."""
-    try:
-        digits = svc.flows.current.doc.limits.pin_digits
-    except Exception:
-        digits = 4
-    return CallState(
-        flow_version=FALLBACK_VERSION,
-        node=FALLBACK_NODE,
-        is_anonymous=True,
-        reference=new_reference(),
-        pin=new_pin(digits),
-    )
+    """A fresh state for a call we know nothing about: anonymous. Its reference and PIN are drawn
+    when the recording is filed, and never ride in a URL."""
+    return CallState(flow_version=FALLBACK_VERSION, node=FALLBACK_NODE, is_anonymous=True)
 
 
 def _base(svc: Services) -> str:

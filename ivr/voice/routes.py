@@ -21,21 +21,23 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import followup, metrics, sids
-from ivr.case_reference import new_pin, new_reference
+from ivr.case_reference import PIN_DIGITS
 from ivr.crypto import DecryptionError
 from ivr.flow import engine
-from ivr.flow.engine import CallState, Lookup, Record, Step
+from ivr.flow.engine import CallState, Lookup, Step
 from ivr.flow.schema import Flow
 from ivr.flow.twiml import to_twiml
 from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_call_end, record_intake, release_claim
 from ivr.queueing import enqueue_forget_call, enqueue_processing
 from ivr.services import Services, services
 from ivr.settings import Settings
-from ivr.voice import fallback
+from ivr.voice import credentials, fallback
 from ivr.voice.signature import require_twilio_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
+
+PHONE_KEYS = re.compile(r"[0-9*#]*")
 
 
 def _settings() -> Settings:
@@ -67,7 +69,19 @@ twilio_only = require_twilio_signature(_settings)
 
 def webhook(view: Callable[..., Response]) -> Callable[..., Response]:
     """A Twilio webhook: refused with 403 unless signed by Twilio, and timed either way."""
-    return timed(twilio_only(view))
+    return timed(twilio_only(replaying(view)))
+
+
+def replaying(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Before answering, move reports this host spooled while the database was down into it (one
+    directory read when there are none), so the reference a caller heard works wherever they call."""
+
+    @functools.wraps(view)
+    def replaying_view(*args: Any, **kwargs: Any) -> Response:
+        credentials.replay(services())
+        return view(*args, **kwargs)
+
+    return replaying_view
 
 
 class FlaskVoiceUrls:
@@ -127,18 +141,11 @@ def _twiml(body: str) -> Response:
 
 
 def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | None, result: Step) -> Response:
-    """Finish a step: lookups, credentials before recording, metrics, tracking, TwiML."""
+    """Finish a step: lookups, a contact kept under the CallSid, metrics, tracking, TwiML."""
     result = _resolve_lookups(svc, flow, result)
     state = result.state
-    if state.contact == "caller":
-        # The caller chose to leave the number they call from; only now is From read, and it
-        # travels sealed. Anonymous callers never get here: the engine clears contact for them.
-        state = replace(state, contact=_normalise_number(request.form.get("From", "")))
-    needs_credentials = state.reference is None or state.pin is None
-    if not state.is_followup and needs_credentials and any(isinstance(a, Record) for a in result.actions):
-        # Issued before the recording so that both the record action and the recording
-        # status callback carry the same reference and PIN, whichever arrives first.
-        state = replace(state, reference=new_reference(), pin=new_pin(flow.doc.limits.pin_digits))
+    if state.contact is not None and state.contact != credentials.STORED:
+        state = _keep_contact(svc, flow, call_sid, state)
     if state is not result.state:
         result = replace(result, state=state)
     if result.left_node:
@@ -147,7 +154,25 @@ def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | Non
         metrics.node_answers(state.node, "retried").inc()
     metrics.node_answers(state.node, "entered").inc()
     svc.tracker.touch(call_sid, state.node, state.flow_version)
+    # The TwiML speaks what it must now; the URLs in it carry choices and markers only (issue 10).
+    sealed = credentials.for_url(svc, call_sid, state)
+    if sealed is not state:
+        result = replace(result, state=sealed)
     return _twiml(to_twiml(result, FlaskVoiceUrls(svc, call_sid, flow.version)))
+
+
+def _keep_contact(svc: Services, flow: Flow, call_sid: str, state: CallState) -> CallState:
+    """Store the contact a caller chose to leave, at the step that takes it; the URL only says "kept"."""
+    # "caller": the number they call from; only now is From read. Anonymous callers never get
+    # here: the engine clears contact for them.
+    number = _normalise_number(request.form.get("From", "")) if state.contact == "caller" else state.contact
+    facts = CallFacts(flow_name=flow.name, flow_version=state.flow_version, language=state.language,
+                      is_anonymous=False, is_urgent=state.is_urgent, region_code=state.region, contact=number)
+    if number and credentials.store_contact(svc, call_sid, facts):
+        return replace(state, contact=credentials.STORED)
+    # Nowhere to keep it: the report stays anonymous rather than carry the number in a URL.
+    log.error("contact.not_kept", extra={"call_sid": call_sid})
+    return replace(state, contact=None, is_anonymous=True)
 
 
 def _resolve_lookups(svc: Services, flow: Flow, result: Step) -> Step:
@@ -182,7 +207,7 @@ def _normalise_number(raw: str) -> str | None:
 def _load_state(svc: Services, call_sid: str) -> CallState | None:
     token = request.args.get("s", "")
     try:
-        return svc.call_states.unseal(token, call_sid)
+        return credentials.hydrate(svc, call_sid, svc.call_states.unseal(token, call_sid))
     except DecryptionError:
         # Signed by Twilio, yet not ours to read: a rotated secret or a hand-made URL.
         log.warning("call_state.unreadable", extra={"call_sid": call_sid})
@@ -201,7 +226,9 @@ def _event(form: Mapping[str, str], kind: str | None) -> engine.Event:
             confidence = 0.0
         return engine.Speech(form["SpeechResult"], confidence)
     if "Digits" in form:
-        return engine.Digits(form["Digits"])
+        digits = form["Digits"]
+        # Phone keys are ASCII; other scripts' digits ("²", "①", "８") are no answer, never a 500.
+        return engine.Digits(digits if PHONE_KEYS.fullmatch(digits) else "")
     return engine.NoInput()
 
 
@@ -290,6 +317,7 @@ def call_status() -> Response:
                 last_node=seen.get("node"),
                 flow_version=version,
                 flow_name=flow_name,
+                anonymous_time_resolution_minutes=svc.settings.anonymous_time_resolution_minutes,
             )
             # Twilio's log of the call holds the number. Calls with a case of their own are
             # forgotten by the workers once their recordings are safe; the rest (dropped
@@ -355,26 +383,32 @@ def _file_report(
         is_anonymous=state.is_anonymous is not False,
         is_urgent=state.is_urgent,
         region_code=state.region,
-        contact=state.contact if state.is_anonymous is False else None,
+        # A contact is kept under the CallSid at the step that took it; the state only says so.
+        contact=None,
     )
+    pin_digits = flow.doc.limits.pin_digits if flow else PIN_DIGITS
     try:
         with svc.sessions.begin() as session:
-            call = ensure_call(session, call_sid, facts, svc.cipher, reference=state.reference, pin=state.pin,
-                               pins=svc.pins)
+            # The first writer draws the reference and the PIN; every later callback reads them.
+            call = ensure_call(session, call_sid, facts, svc.cipher, reference=state.reference)
+            pin = credentials.issue_pin_once(svc, call, pin_digits)
             intake = record_intake(
                 session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready
             )
             intake_id, reference = intake.id, call.reference
             claimed = is_ready and claim_for_enqueue(session, intake.id)
     except SQLAlchemyError:
-        # Twilio keeps the recording; reconciliation with Twilio's list will find it.
+        # Never read out a reference that is not durably kept: this host's spool keeps the
+        # report until the database is back; if even that fails, the caller hears no reference.
         log.exception("intake.write_failed", extra={"call_sid": call_sid, "recording_sid": recording_sid})
-        return state
+        spooled_reference, spooled_pin = credentials.spool_report(
+            svc, call_sid, facts, recording_sid, duration_s, is_ready=is_ready, pin_digits=pin_digits)
+        return replace(state, reference=spooled_reference, pin=spooled_pin)
     metrics.INTAKES_RECORDED.inc()
     log.info("intake.recorded", extra={"call_sid": call_sid, "intake_id": intake_id, "is_ready": is_ready})
     if claimed:
         _enqueue(svc, intake_id)
-    return replace(state, reference=reference or state.reference)
+    return replace(state, reference=reference, pin=pin)
 
 
 def _file_followup(

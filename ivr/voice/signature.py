@@ -39,6 +39,8 @@ def is_signed_by_twilio(req: Request, settings: Settings) -> bool:
     signature = req.headers.get("X-Twilio-Signature", "")
     if not token or not signature:
         return False  # no token configured: refuse everything rather than accept everything
+    if not signature.isascii():
+        return False  # Twilio's is base64; compare_digest refuses non-ASCII str with a TypeError
     validator = _validator(token)
     url = public_url(req, settings)
     form = SignedForm(req.form)
