@@ -311,6 +311,7 @@ def run_forever(settings: Settings, *, stop: threading.Event | None = None) -> N
     log.info("sweeper.started", interval_s=settings.sweep_interval_s)
     due_at = {RECONCILE_JOB: 0.0, RETENTION_JOB: 0.0}
     every_s = {RECONCILE_JOB: settings.reconcile_interval_s, RETENTION_JOB: RETENTION_INTERVAL_S}
+    failing = False
     while not stop.is_set():
         try:
             sweep(sessions, queue, settings=settings)
@@ -319,8 +320,16 @@ def run_forever(settings: Settings, *, stop: threading.Event | None = None) -> N
                     # Periodic jobs go through the queue, so they run once however many sweepers.
                     enqueue_once(queue, job, job_id=job.rsplit(".", 1)[-1])
                     due_at[job] = time.monotonic() + every_s[job]
-        except Exception:  # Redis or the database is down: say so, try again next round
-            log.exception("sweep.failed")
+            if failing:
+                log.info("sweep.recovered")
+                failing = False
+        except Exception as exc:  # Redis or the database is down: say so once, try again next round
+            if not failing:
+                if isinstance(exc, RedisError | OSError):
+                    log.warning("sweep.failed", error=type(exc).__name__, hint="retrying every interval")
+                else:
+                    log.exception("sweep.failed")
+            failing = True
         stop.wait(settings.sweep_interval_s)
     engine.dispose()
     log.info("sweeper.stopped")

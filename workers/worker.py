@@ -17,6 +17,7 @@ from ivr.logging import configure_logging
 from ivr.settings import Settings, load_settings
 from workers.deps import WorkerDeps, make_worker_redis, set_worker_deps
 from workers.jobs import RESULT_TTL_S
+from workers.redis_watch import REDIS_DOWN, watch_redis
 
 # Abandoned jobs (worker SIGKILLed) are found by RQ's registry clean-up, which a worker runs
 # this often; the default of 10 minutes is long for a hotline.
@@ -44,8 +45,15 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
     # Built before forking so each work horse starts with settings, store and engine ready;
     # `worker_deps()` drops inherited connections in the horse. The speech model loads in the horse.
     set_worker_deps(WorkerDeps.from_settings(settings))
-    worker = make_worker(settings, name=name)
-    return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
+    # Redis down (at start or mid-run): wait with back-off and say so once, never crash-loop.
+    watch = watch_redis(make_worker_redis(settings.redis_url))
+    while True:
+        watch.wait_until_up()
+        worker = make_worker(settings, name=name)
+        try:
+            return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
+        except REDIS_DOWN:
+            continue  # the watch has logged the outage; a fresh worker registers once Redis is back
 
 
 def main(argv: list[str] | None = None) -> None:
