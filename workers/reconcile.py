@@ -22,6 +22,7 @@ from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_intake,
 from ivr.logging import get_logger
 from ivr.models import Call, Intake
 from ivr.queueing import enqueue_processing
+from ivr.settings import PLACEHOLDER_ACCOUNT_SIDS
 from workers import download
 from workers.cases import record_event
 from workers.deps import WorkerDeps, worker_deps
@@ -29,6 +30,7 @@ from workers.deps import WorkerDeps, worker_deps
 log = get_logger(__name__)
 
 RECONCILE_JOB = "workers.reconcile.reconcile"
+TWILIO_API = "https://api.twilio.com"
 # Recovered calls are treated as anonymous: we cannot know what the caller chose, and anonymity
 # is the promise we must never break by mistake.
 RECOVERED_FACTS = CallFacts(
@@ -49,12 +51,18 @@ class ReconcileReport:
     listed: int = 0
     recovered: list[int] = field(default_factory=list)  # new intake ids
     too_recent: int = 0  # left for their callbacks, which may still be on the way
+    skipped: str = ""  # why nothing was asked of Twilio, if it was not
 
 
 def reconcile(hours: int | None = None, *, now: datetime | None = None) -> ReconcileReport:
     """File every recording of the last `hours` (default: the setting) that the database lacks."""
     deps = worker_deps()
     settings = deps.settings
+    if settings.twilio_account_sid in PLACEHOLDER_ACCOUNT_SIDS and settings.twilio_api_base == TWILIO_API:
+        # `ivr up`'s made-up account: Twilio would refuse every try, holding a worker for minutes.
+        reason = "TWILIO_ACCOUNT_SID is a placeholder; set your account's SID to reconcile with Twilio"
+        log.info("reconcile.skipped", reason=reason)
+        return ReconcileReport(skipped=reason)
     now = now or utc_now()
     since = now - timedelta(hours=hours or settings.reconcile_window_h)
     # Callbacks of a call that just ended may still be arriving: leave young recordings to them.
