@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import select
@@ -185,6 +186,10 @@ def test_every_encrypted_text_column_is_registered_for_key_rotation() -> None:
         if getattr(column.type, "is_encrypted", False)
     }
     assert sealed == TEXT_COLUMNS  # a column sealed by type but missing here would never rotate
+    for entry in ENCRYPTED_COLUMNS:  # rotation must open each value with the context it was sealed with
+        if (entry.table, entry.column) in TEXT_COLUMNS:
+            column_type = Base.metadata.tables[entry.table].columns[entry.column].type
+            assert entry.context({}) == column_type.context  # type: ignore[attr-defined]
     assert {(t, c) for t, c in registered if (t, c) != ("calls", "contact_ciphertext")} == TEXT_COLUMNS
 
 
@@ -242,6 +247,18 @@ def test_upgrade_encrypts_the_report_text_already_stored(backend: str, tmp_path:
         plain.dispose()
         before = dump_database(url)
         assert all(word.encode() in before for word in ("Жолдасбеков", "Ермеков", "Kuanyshbayeva"))  # the dump sees
+
+        # One step up and back down gives the plain rows back (an operator can undo the upgrade).
+        revision = text_revision()
+        upgrade(url, revision.revision, data_keys=keys)
+        config = alembic_config(url)
+        config.attributes["data_keys"] = keys
+        command.downgrade(config, revision.down_revision)
+        plain = sa.create_engine(make_url(url))
+        with plain.connect() as conn:
+            assert conn.execute(sa.text("SELECT reporter_message FROM case_details")).scalar_one() == MESSAGE
+            assert conn.execute(sa.text("SELECT text FROM case_notes")).scalar_one() == NOTE
+        plain.dispose()
 
         upgrade(url, data_keys=keys)
 
