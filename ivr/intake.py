@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ivr.call_times import blur_call_times
 from ivr.case_reference import PinHasher, new_pin, new_reference
 from ivr.crypto import Cipher
 from ivr.db import utc_now
@@ -127,10 +128,12 @@ def record_call_end(
     last_node: str | None,
     flow_version: str,
     flow_name: str = "public",
+    anonymous_time_resolution_minutes: int = 60,
 ) -> Call:
     """Note how and where a call ended; calls that never recorded get a row too, for drop-off figures.
 
-    Twilio's status callback carries the caller's number; none of it is read here.
+    Twilio's status callback carries the caller's number; none of it is read here. An anonymous
+    call keeps no end or length, and its times are cut to the resolution (`ivr.call_times`).
     """
     session.execute(
         _insert(session, Call)
@@ -148,12 +151,17 @@ def record_call_end(
     )
     call = session.scalars(select(Call).where(Call.call_sid == call_sid)).one()
     call.status = status
-    call.duration_s = duration_s
-    call.ended_at = utc_now()
+    if not call.is_anonymous:
+        call.duration_s = duration_s
+        call.ended_at = utc_now()
     call.pending_pin_ciphertext = None  # the caller has heard it; only the keyed hash stays
     call.last_node = last_node or call.last_node
-    session.add(AuditEvent(actor="voice", action="call.ended", call_id=call.id,
-                           detail={"status": status, "last_node": last_node, "duration_s": duration_s}))
+    detail: dict[str, object] = {"status": status, "last_node": last_node}
+    if not call.is_anonymous:
+        detail["duration_s"] = duration_s
+    session.add(AuditEvent(actor="voice", action="call.ended", call_id=call.id, detail=detail))
+    session.flush()
+    blur_call_times(session, call.id, minutes=anonymous_time_resolution_minutes, assumed_over_after_s=0)
     return call
 
 

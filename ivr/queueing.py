@@ -13,7 +13,16 @@ from rq import Queue, Retry
 from rq.job import Job
 
 PROCESS_INTAKE = "workers.jobs.process_intake"
+TRANSCRIBE_INTAKE = "workers.jobs.transcribe_intake"
+DISGUISE_INTAKE = "workers.jobs.disguise_intake"
+RELEASE_AT_TWILIO = "workers.jobs.release_at_twilio"
+NOTIFY_URGENT = "workers.notify.notify_urgent"
+RECONCILE = "workers.reconcile.reconcile"
+RETENTION = "workers.retention.run_retention"
 FORGET_CALL = "workers.forget.forget_call"
+INTAKE_QUEUE = "intake"
+TRANSCRIBE_QUEUE = "transcribe"
+"""Transcriptions have their own queue and workers, so a slow model never delays a case."""
 FORGET_DELAY_S = 15 * 60  # recordings of the call are fetched and deleted at Twilio first
 RETRY_INTERVALS_S = [15, 60, 300, 900, 3600]
 JOB_TIMEOUT_S = 1800

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
+from ivr.call_times import remember_settings
 from ivr.case_reference import PinHasher
 from ivr.crypto import Cipher
 from ivr.db import make_engine, make_sessionmaker
@@ -156,7 +157,7 @@ class Services:
     def from_settings(cls, settings: Settings) -> Services:
         """Build everything the app needs; an invalid flow raises FlowError here."""
         engine = make_engine(settings.database_url, data_keys=settings.data_keys)
-        sessions = make_sessionmaker(engine)
+        sessions = remember_settings(make_sessionmaker(engine), settings)
         redis = make_redis(settings.redis_url)
         flows = FlowCatalog.open(
             settings.flow_path,

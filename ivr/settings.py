@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("redis_url", "REDIS_URL"))
     queue_name: str = "intake"
     """RQ queue the webhooks enqueue recordings on and the workers listen to."""
+    transcribe_queue_name: str = "transcribe"
+    """RQ queue of transcriptions (`ivr worker --queue transcribe`); `ivr worker` takes intake first."""
 
     twilio_account_sid: str = Field("", validation_alias=_env("twilio_account_sid", "TWILIO_ACCOUNT_SID"))
     twilio_auth_token: SecretStr = Field(
@@ -162,6 +164,10 @@ class Settings(BaseSettings):
 
     retention_days: int = 90
     """Closed cases older than this lose their recordings, transcripts and contacts."""
+
+    anonymous_time_resolution_minutes: int = Field(60, ge=1, le=1440)
+    """Anonymous calls keep their times only to this many minutes (from midnight UTC) and no end or
+    length, so no phone company record can be matched to them; operators still see the day."""
 
     download_budget_s: float = 300.0
     """How long one job keeps retrying a Twilio request (404 before the media is ready, 5xx, timeouts)."""

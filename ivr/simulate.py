@@ -692,6 +692,7 @@ class Sandbox:
                 "database_url": f"sqlite:///{self.folder / 'simulate.db'}",
                 "recordings_dir": self.folder / "recordings",
                 "queue_name": f"simulate-{secrets.token_hex(6)}",
+                "transcribe_queue_name": f"simulate-transcribe-{secrets.token_hex(6)}",
                 "twilio_account_sid": account_sid,
                 "twilio_auth_token": SecretStr(token),
                 "twilio_api_base": api_base,

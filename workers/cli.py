@@ -44,9 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     retention.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")
     retention.set_defaults(func=cmd_retention)
 
-    worker = subparsers.add_parser("worker", help="run an RQ worker (with scheduler) on the intake queue")
+    worker = subparsers.add_parser("worker", help="run an RQ worker (with scheduler): intake, then transcriptions")
     worker.add_argument("--burst", action="store_true", help="quit when the queue is empty")
     worker.add_argument("--name", default=None)
+    worker.add_argument(
+        "--queue", action="append", choices=["intake", "transcribe"], dest="queues",
+        help="only this queue (repeatable); default both, intake first",
+    )
     worker.set_defaults(func=cmd_worker)
 
 
@@ -159,7 +163,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run the worker until SIGTERM (the current job finishes first)."""
     from workers.worker import run_worker
 
-    run_worker(load_settings(), burst=args.burst, name=args.name)
+    run_worker(load_settings(), burst=args.burst, name=args.name, queues=args.queues or ("intake", "transcribe"))
     return 0
 
 

@@ -14,6 +14,7 @@ from rq import Queue
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.call_times import remember_settings
 from ivr.db import make_engine, make_sessionmaker
 from ivr.settings import Settings, load_settings
 
@@ -58,7 +59,7 @@ class WorkerDeps:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=remember_settings(make_sessionmaker(engine), settings),
             store=make_recording_store(settings),
             http=http,
             redis=make_worker_redis(settings.redis_url),
@@ -78,6 +79,11 @@ class WorkerDeps:
     def queue(self) -> Queue:
         """The intake queue, for the follow-up jobs a job schedules."""
         return Queue(self.settings.queue_name, connection=self.redis)
+
+    @property
+    def transcribe_queue(self) -> Queue:
+        """The transcription queue: its own workers and retries, never ahead of a case."""
+        return Queue(self.settings.transcribe_queue_name, connection=self.redis)
 
     def after_fork(self) -> None:
         """Drop connections inherited from a parent process (RQ forks a work horse per job)."""

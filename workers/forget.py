@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ivr.call_times import settle_call_times
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Call, Intake, StoredRecording
@@ -54,6 +55,7 @@ def forget_call(call_id: int, *, deps: WorkerDeps | None = None) -> bool:
             .values(deleted_at_twilio=utc_now()),
             "call.deleted_at_twilio", call_id=call_id, was_there=was_there,
         )
+        settle_call_times(session, call_id, deps.settings)
     log.info("call.deleted_at_twilio", call_id=call_id)
     return True
 
@@ -66,8 +68,9 @@ def calls_to_forget(session: Session, now: datetime, *, older_than_s: int) -> li
             select(Call.id).where(
                 Call.is_anonymous.is_(True),
                 Call.deleted_at_twilio.is_(None),
-                Call.ended_at.is_not(None),
-                Call.ended_at < now - timedelta(seconds=older_than_s),
+                # Anonymous calls keep no end time (ivr.call_times): the status says it ended.
+                Call.status != "in-progress",
+                Call.started_at < now - timedelta(seconds=older_than_s),
                 ~has_intakes,
             )
         )

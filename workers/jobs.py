@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
+from ivr import queueing
+from ivr.call_times import settle_call_times
 from ivr.db import utc_now
 from ivr.logging import get_logger, scrub
 from ivr.models import DONE, FAILED, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
@@ -39,9 +42,9 @@ log = get_logger(__name__)
 MAX_DURATION_DRIFT_S = 2.0  # Twilio rounds RecordingDuration to whole seconds
 RELEASE_RECHECK_S = 120
 TRANSCRIBE_GRACE_S = 120  # the call status callback normally comes seconds after the hang-up
-TRANSCRIBE_JOB = "workers.jobs.transcribe_intake"
-RELEASE_JOB = "workers.jobs.release_at_twilio"
-NOTIFY_JOB = "workers.notify.notify_urgent"
+TRANSCRIBE_JOB = queueing.TRANSCRIBE_INTAKE
+RELEASE_JOB = queueing.RELEASE_AT_TWILIO
+NOTIFY_JOB = queueing.NOTIFY_URGENT
 JOB_TIMEOUT_S = 1800
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 30 * 24 * 3600
@@ -100,10 +103,10 @@ def process_intake(intake_id: int) -> None:
     if not _start(deps, intake_id):
         return
     try:
-        fetched = store_recording(deps, intake_id)
+        store_recording(deps, intake_id)
         case_id = _open_case(deps, intake_id)
         _release_or_schedule(deps, intake_id)
-        _transcribe_or_schedule(deps, intake_id, fetched.audio)
+        schedule_transcription(deps, intake_id)
         _finish(deps, intake_id, case_id)
     except Exception as error:
         _record_failure(deps, intake_id, error)
@@ -254,9 +257,10 @@ def _finish(deps: WorkerDeps, intake_id: int, case_id: int) -> None:
             .where(Intake.id == intake_id, Intake.status != DONE)
             .values(status=DONE, last_error=None, updated_at=utc_now())
         )
+        call_id = session.get_one(Intake, intake_id).call_id
         if getattr(result, "rowcount", 0) == 1:
-            call_id = session.get_one(Intake, intake_id).call_id
             record_event(session, "intake.processed", call_id=call_id, intake_id=intake_id, case_id=case_id)
+        settle_call_times(session, call_id, deps.settings)
     log.info("intake.processed", intake_id=intake_id, case_id=case_id)
 
 
@@ -357,6 +361,7 @@ def release_at_twilio(intake_id: int, *, deps: WorkerDeps | None = None) -> bool
                 .values(deleted_at_twilio=utc_now()),
                 "recording.deleted_at_twilio", call_id=call_id, intake_id=intake_id, was_there=was_there,
             )
+            settle_call_times(session, call_id, settings)
         log.info("recording.deleted_at_twilio", intake_id=intake_id)
     if is_anonymous:
         _delete_call_log(deps, call_id, call_sid)
@@ -385,33 +390,34 @@ def _delete_call_log(deps: WorkerDeps, call_id: int, call_sid: str) -> None:
             .values(call_deleted_at_twilio=utc_now()),
             "call.deleted_at_twilio", call_id=call_id, was_there=was_there,
         )
+        settle_call_times(session, call_id, deps.settings)
     log.info("call.deleted_at_twilio", call_id=call_id)
 
 
 # ---------------------------------------------------------------- transcription
 
 
-def _transcribe_or_schedule(deps: WorkerDeps, intake_id: int, audio: bytes) -> None:
-    """Transcribe now; on failure or timeout record it and schedule `transcribe_intake`."""
+def schedule_transcription(deps: WorkerDeps, intake_id: int, *, delay_s: float = 0) -> bool:
+    """Put `transcribe_intake` on the transcription queue with its own retries; False if already there.
+
+    The case is open before this: a hung or failing model delays transcripts, never cases.
+    A Redis error here is only logged: the sweeper schedules transcripts that never came.
+    """
     if deps.settings.transcriber == "none":
-        return
+        return False
     try:
-        transcribe_audio(deps, intake_id, audio)
-    except Exception as error:
-        _record_transcript_failure(deps, intake_id, error)
-        intervals = list(deps.settings.transcribe_retry_intervals_s) or [60]
-        enqueue_once(
-            deps.queue,
-            TRANSCRIBE_JOB,
-            intake_id,
-            job_id=f"transcribe-{intake_id}",
-            delay_s=intervals[0],
-            intervals=intervals[1:],
+        job = enqueue_once(
+            deps.transcribe_queue, TRANSCRIBE_JOB, intake_id, job_id=f"transcribe-{intake_id}",
+            delay_s=delay_s, intervals=list(deps.settings.transcribe_retry_intervals_s),
         )
+    except RedisError as error:
+        log.warning("transcript.enqueue_failed", intake_id=intake_id, error=type(error).__name__)
+        return False
+    return job is not None
 
 
 def transcribe_intake(intake_id: int) -> None:
-    """Transcribe a stored recording (a retry after a failure); returns early if done already."""
+    """Transcribe a stored recording (on the transcription queue); returns early if done already."""
     deps = worker_deps()
     if deps.settings.transcriber == "none":
         return
@@ -427,6 +433,8 @@ def transcribe_intake(intake_id: int) -> None:
         with deps.store.open(storage_key) as handle:
             audio = handle.read()
         transcribe_audio(deps, intake_id, audio)
+        with deps.sessions.begin() as session:
+            settle_call_times(session, session.get_one(Intake, intake_id).call_id, deps.settings)
     except Exception as error:
         _record_transcript_failure(deps, intake_id, error)
         raise  # RQ retries with the intervals the job was enqueued with

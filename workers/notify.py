@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from ivr.call_times import settle_call_times
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Case
@@ -40,4 +41,5 @@ def notify_urgent(case_id: int) -> None:
             update(Case).where(Case.id == case_id, Case.notified_at.is_(None)).values(notified_at=utc_now()),
             "case.notified", call_id=call_id, case_id=case_id,
         )
+        settle_call_times(session, call_id, deps.settings)
     log.info("case.notified", case_id=case_id)

@@ -27,10 +27,11 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr import queueing
 from ivr.db import make_engine, make_sessionmaker, utc_now
 from ivr.intake import claim_for_enqueue, release_claim
 from ivr.logging import configure_logging, get_logger
-from ivr.models import FAILED, PENDING, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
+from ivr.models import DONE, FAILED, PENDING, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
 from ivr.queueing import FORGET_CALL, FORGET_DELAY_S, enqueue_processing, job_id_for, make_queue
 from ivr.settings import Settings, load_settings
 from workers.cases import record_event
@@ -49,8 +50,8 @@ log = get_logger(__name__)
 LOCK_NAME = "ivr:sweeper:lock"
 LOCK_TTL_S = 300  # a sweeper that dies holding the lock blocks the others this long at most
 JUST_CLAIMED_S = 30  # a webhook may be between its claim and its enqueue: leave it that long
-RECONCILE_JOB = "workers.reconcile.reconcile"
-RETENTION_JOB = "workers.retention.run_retention"
+RECONCILE_JOB = queueing.RECONCILE
+RETENTION_JOB = queueing.RETENTION
 RETENTION_INTERVAL_S = 24 * 3600
 TERMINAL_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 
@@ -233,11 +234,19 @@ def _schedule_follow_ups(
             failed = session.scalars(
                 select(Transcript.intake_id).where(Transcript.status == "failed", Transcript.attempts < most)
             ).all()
+            # Cases opened without their transcription job reaching Redis (it was down).
+            never = session.scalars(
+                select(Intake.id)
+                .join(StoredRecording, StoredRecording.intake_id == Intake.id)
+                .outerjoin(Transcript, Transcript.intake_id == Intake.id)
+                .where(Intake.status == DONE, Transcript.id.is_(None), StoredRecording.purged_at.is_(None))
+            ).all()
             intervals = list(settings.transcribe_retry_intervals_s)
-            for intake_id in failed:
+            transcribe = make_queue(queue.connection, settings.transcribe_queue_name)
+            for intake_id in [*failed, *never]:
                 if enqueue_once(
-                    queue, TRANSCRIBE_JOB, intake_id, job_id=f"transcribe-{intake_id}",
-                    delay_s=intervals[0] if intervals else 0, intervals=intervals[1:],
+                    transcribe, TRANSCRIBE_JOB, intake_id, job_id=f"transcribe-{intake_id}",
+                    delay_s=intervals[0] if intervals and intake_id in failed else 0, intervals=intervals,
                 ):
                     report.transcriptions.append(intake_id)
         if settings.urgent_webhook_url:

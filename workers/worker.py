@@ -1,4 +1,5 @@
-"""The RQ worker the Procfile runs (`ivr worker`): the intake queue, with RQ's scheduler.
+"""The RQ workers the Procfile runs: `ivr worker` (intake, then transcriptions) and
+`ivr worker --queue transcribe` (transcriptions only), with RQ's scheduler.
 
 RQ's own `Worker` forks a work horse per job, so a job that crashes or is killed takes only
 the horse down, and the job's timeout is enforced from outside. Shutdown is RQ's: the first
@@ -10,6 +11,7 @@ Give the process manager's stop timeout room for one job (e.g. systemd TimeoutSt
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from rq import Queue, Worker
 
@@ -26,11 +28,21 @@ MAINTENANCE_INTERVAL_S = 120
 JOB_MONITORING_INTERVAL_S = 10
 
 
-def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
-    """An RQ worker on the intake queue."""
+QUEUES = ("intake", "transcribe")
+"""What `ivr worker --queue` accepts; without it a worker takes both, intake first."""
+
+
+def queue_names(settings: Settings, queues: Sequence[str] = QUEUES) -> list[str]:
+    """The RQ queue names for `--queue` choices, intake first whatever the order given."""
+    names = {"intake": settings.queue_name, "transcribe": settings.transcribe_queue_name}
+    return [names[kind] for kind in QUEUES if kind in queues]
+
+
+def make_worker(settings: Settings, *, name: str | None = None, queues: Sequence[str] = QUEUES) -> Worker:
+    """An RQ worker on the intake and/or transcription queue (intake first: cases before transcripts)."""
     redis = make_worker_redis(settings.redis_url)
     return Worker(
-        [Queue(settings.queue_name, connection=redis)],
+        [Queue(queue, connection=redis) for queue in queue_names(settings, queues)],
         name=name,
         connection=redis,
         default_result_ttl=RESULT_TTL_S,
@@ -39,8 +51,10 @@ def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
     )
 
 
-def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None) -> bool:
-    """Work the intake queue (with the scheduler, for retries) until stopped, or until empty in burst mode."""
+def run_worker(
+    settings: Settings, *, burst: bool = False, name: str | None = None, queues: Sequence[str] = QUEUES
+) -> bool:
+    """Work the queues (with the scheduler, for retries) until stopped, or until empty in burst mode."""
     configure_logging(settings)
     # Built before forking so each work horse starts with settings, store and engine ready;
     # `worker_deps()` drops inherited connections in the horse. The speech model loads in the horse.
@@ -49,7 +63,7 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
     watch = watch_redis(make_worker_redis(settings.redis_url))
     while True:
         watch.wait_until_up()
-        worker = make_worker(settings, name=name)
+        worker = make_worker(settings, name=name, queues=queues)
         try:
             return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
         except REDIS_DOWN:

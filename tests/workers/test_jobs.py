@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import pytest
+from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
@@ -57,6 +58,11 @@ def recording_sid_of(deps: WorkerDeps, intake_id: int) -> str:
     return intake_row(deps, intake_id).recording_sid
 
 
+def transcribe_once(deps: WorkerDeps) -> None:
+    """One pass of the transcription queue: what a transcribing worker runs next."""
+    SimpleWorker([deps.transcribe_queue], connection=deps.redis).work(burst=True)
+
+
 def test_process_intake_stores_opens_case_and_deletes_at_twilio(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
     audio = make_wav(6)
     intake_id = add_intake(deps, fake_api, audio=audio, duration_s=6, region_code="02", language="kk")
@@ -82,8 +88,8 @@ def test_process_intake_stores_opens_case_and_deletes_at_twilio(deps: WorkerDeps
         "recording.stored",
         "case.opened",
         "recording.deleted_at_twilio",
-        "transcript.created",
         "intake.processed",
+        "transcript.created",  # on its own queue, after the case is open
     ]
     assert not fake_api.requests_matching("DELETE", "/Calls/")  # the caller left a name: call log stays
 
@@ -118,6 +124,7 @@ def test_concurrent_runs_give_one_case_and_one_file(deps: WorkerDeps, fake_api: 
         thread.join(30)
     if errors:
         process_intake(intake_id)  # what RQ's retry would do
+    run_jobs(deps.queue)  # the transcription, on its own queue
 
     assert intake_row(deps, intake_id).status == DONE
     assert count(deps.sessions, Case) == count(deps.sessions, StoredRecording) == 1
@@ -162,6 +169,7 @@ def test_killed_mid_step_then_rerun_loses_and_duplicates_nothing(
         process_intake(intake_id)
 
     process_intake(intake_id)
+    run_jobs(deps.queue)  # the transcription, on its own queue
 
     assert intake_row(deps, intake_id).status == DONE
     assert count(deps.sessions, Case) == count(deps.sessions, StoredRecording) == 1
@@ -277,8 +285,9 @@ def test_transcription_failure_opens_the_case_and_retries_later(
 ) -> None:
     intake_id = add_intake(deps, fake_api, enqueue=False)
     process_intake(intake_id)
+    assert intake_row(deps, intake_id).status == DONE and the_case(deps).transcript_status == "pending"
+    transcribe_once(deps)
 
-    assert intake_row(deps, intake_id).status == DONE
     case = the_case(deps)
     assert case.transcript_status == "failed"
     with deps.sessions() as session:
@@ -287,6 +296,7 @@ def test_transcription_failure_opens_the_case_and_retries_later(
     assert transcript.error == "TranscriptionFailed: model failed to run"
     job = Job.fetch(f"transcribe-{intake_id}", connection=deps.queue.connection)
     assert job.func_name == "workers.jobs.transcribe_intake" and job.args == (intake_id,)
+    assert job.origin == deps.settings.transcribe_queue_name
 
     run_jobs(deps.queue, until=lambda: the_case(deps).transcript_status == "done")
 
@@ -305,6 +315,7 @@ def test_transcription_timeout_never_blocks_the_case(
     intake_id = add_intake(deps, fake_api, enqueue=False)
     process_intake(intake_id)
     assert intake_row(deps, intake_id).status == DONE
+    transcribe_once(deps)
     assert the_case(deps).transcript_status == "failed"
     with deps.sessions() as session:
         assert (session.scalars(select(Transcript.error)).one() or "").startswith("TranscriptionTimeout")

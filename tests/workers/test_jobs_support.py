@@ -27,7 +27,7 @@ from ivr.crypto import Cipher
 from ivr.db import utc_now
 from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_intake
 from ivr.models import AuditEvent, Call, Intake
-from ivr.queueing import enqueue_processing
+from ivr.queueing import TRANSCRIBE_QUEUE, enqueue_processing
 from ivr.settings import Settings
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.fake_twilio_api import FakeTwilioApi
@@ -205,14 +205,16 @@ def set_call_status(sessions: sessionmaker[Session], intake_id: int, status: str
 
 
 def run_jobs(queue: Queue, *, timeout_s: float = 30.0, until: Callable[[], bool] | None = None) -> None:
-    """Work the queue in-process (RQ's SimpleWorker) until it and its scheduled jobs are empty."""
+    """Work the queue and the transcription queue in-process (RQ's SimpleWorker, intake first) until
+    they and their scheduled jobs are empty."""
+    queues = [queue, Queue(TRANSCRIBE_QUEUE, connection=queue.connection)]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=True)
-        scheduled = queue.scheduled_job_registry.get_job_ids()
-        if until is not None and until():
+        SimpleWorker(queues, connection=queue.connection).work(burst=True, with_scheduler=True)
+        scheduled = [i for q in queues for i in q.scheduled_job_registry.get_job_ids()]
+        if until is None and not scheduled and not any(q.count for q in queues):
             return
-        if until is None and not scheduled and not queue.count:
+        if until is not None and until():
             return
         time.sleep(0.2)
     raise AssertionError("jobs did not settle in time")
