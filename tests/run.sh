@@ -26,16 +26,29 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v dot >/dev/null || missing+=(graphviz)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
-export IVR_TEST_POSTGRES_URL="${IVR_TEST_POSTGRES_URL:-postgresql+psycopg://postgres:ivr-test@127.0.0.1:5432/test}"
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   cluster=$(ls /etc/postgresql | sort -V | tail -n 1)
   as_root pg_ctlcluster --skip-systemctl-redirect "$cluster" main start
   for _ in $(seq 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
-# A fresh cluster asks for a password over TCP and has no `test` database; give it both.
-# (Where the server trusts local connections, as on the project's machines, this changes nothing.)
-as_root su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'ivr-test'\"" >/dev/null 2>&1 || true
-as_root su postgres -c "createdb test" >/dev/null 2>&1 || true
+# The tests use a role and a database of their own, made here only if they do not exist yet.
+# No existing role is ever changed (a fresh Debian cluster asks for a password over TCP, so the
+# new role gets one). IVR_TEST_POSTGRES_URL points the tests at any other database instead.
+if [ -z "${IVR_TEST_POSTGRES_URL:-}" ]; then
+  export IVR_TEST_POSTGRES_URL="postgresql+psycopg://ivr_test:ivr-test@127.0.0.1:5432/ivr_test"
+  as_postgres() { as_root su postgres -c "$1"; }
+  if [ "$(as_postgres "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname = 'ivr_test'\"")" != 1 ]; then
+    as_postgres "psql -qc \"CREATE ROLE ivr_test LOGIN PASSWORD 'ivr-test'\""
+  fi
+  if [ "$(as_postgres "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname = 'ivr_test'\"")" != 1 ]; then
+    as_postgres "createdb -O ivr_test ivr_test"
+  fi
+  if ! PGPASSWORD=ivr-test psql -h 127.0.0.1 -U ivr_test -d ivr_test -qtAc "SELECT 1" >/dev/null 2>&1; then
+    echo "PostgreSQL: role ivr_test exists but does not sign in with the tests' password; it is left as it" \
+         "is. Set IVR_TEST_POSTGRES_URL to a database the tests may use." >&2
+    exit 1
+  fi
+fi
 
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import redis
 
-POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The tests' own role and database (tests/run.sh makes them if missing); never a superuser's.
+POSTGRES_URL = os.environ.get(
+    "IVR_TEST_POSTGRES_URL", "postgresql+psycopg://ivr_test:ivr-test@127.0.0.1:5432/ivr_test"
+)
 
 
 def free_port() -> int:
