@@ -141,9 +141,14 @@ def cmd_redis(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Migrate the configured database to the newest schema."""
+    from ivr.local_line import database_problem, mask_url
     from ivr.migrations import upgrade
 
     settings = load_settings()
+    problem = database_problem(settings.database_url)
+    if problem is not None:  # one line, not a driver traceback
+        print(f"cannot open the database {mask_url(settings.database_url)}: {problem}", file=sys.stderr)
+        return 1
     upgrade(settings.database_url, data_keys=settings.data_keys)
     print("database is at the newest schema")
     return 0

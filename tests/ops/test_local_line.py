@@ -147,3 +147,14 @@ def test_a_missing_postgres_database_is_one_line_without_the_password(tmp_path: 
     assert "does not exist" in str(errors[0]["reason"]) and "***" in str(errors[0]["database"])
     assert PASSWORD not in text and "Traceback" not in text
     assert len(records) <= 3
+
+
+@pytest.mark.skipif(not postgres_available(), reason="needs the test PostgreSQL")
+def test_db_upgrade_on_a_missing_database_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ivr.cli", "db", "upgrade"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=line_env(DATABASE_URL=with_password(POSTGRES_URL, database=f"ivr_missing_{os.getpid()}")),
+    )
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1 and "does not exist" in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
