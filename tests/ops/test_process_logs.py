@@ -76,3 +76,36 @@ def test_gunicorn_logs_json_lines_with_the_apps_fields(tmp_path: Path, sqlite_ur
     assert {(r["method"], r["path"], r["status"]) for r in answered} >= {
         ("GET", "/healthz", 200), ("POST", "/voice/incoming", 403), ("GET", "/no-such-page", 404)}
     assert any(r["logger"] == "gunicorn.error" for r in records)  # gunicorn's own lines, same shape
+
+
+def test_on_a_terminal_the_same_fields_read_as_text(tmp_path: Path) -> None:
+    import pty
+
+    script = (
+        "import logging\n"
+        "from ivr.logging import configure_logging, get_logger\n"
+        "from ivr.settings import load_settings\n"
+        "configure_logging(load_settings())\n"
+        f"get_logger('ivr.test').info('call.noted', intake_id=7, caller='{NUMBER}')\n"
+        f"logging.getLogger('gunicorn.error').warning('worker timeout %s', '{NUMBER}')\n"
+    )
+    primary, secondary = pty.openpty()
+    done = subprocess.run([sys.executable, "-c", script], stderr=secondary, stdout=secondary, cwd=tmp_path,
+                          env=line_env(), timeout=60)
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(primary)
+    text = out.decode()
+    assert done.returncode == 0, text
+    assert not text.lstrip().startswith("{")  # text, not JSON
+    noted = next(line for line in text.splitlines() if "call.noted" in line)
+    assert "[info" in noted and "ivr.test" in noted and "intake_id=7" in noted
+    assert NUMBER[1:] not in text and "gunicorn.error" in text
