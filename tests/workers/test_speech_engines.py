@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ivr.cli import main as ivr_main
 from ivr.settings import Settings
 from ivr.speech_config import (
     MANIFEST,
@@ -25,7 +26,6 @@ from ivr.speech_config import (
     speech_problems,
 )
 from tests.workers.onnx_asr_model import WORDS, build_gigaam_ctc
-from ivr.cli import main as ivr_main
 from workers.models_cli import ModelRefused, install_model, time_model
 from workers.transcriber import SpeechRouter, TranscriptionFailed, make_transcriber
 from workers.transcriber.faster_whisper import FasterWhisperTranscriber
@@ -83,7 +83,9 @@ def test_shipped_config_is_valid() -> None:
 
 def test_config_errors_name_the_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "speech.yaml"
-    path.write_text("languages:\n  ru:\n    engine: onnx-asr\n    model: a\n  kk:\n    engine: vosk-server\n    model: b\n")
+    path.write_text(
+        "languages:\n  ru:\n    engine: onnx-asr\n    model: a\n  kk:\n    engine: vosk-server\n    model: b\n"
+    )
     with pytest.raises(SpeechConfigError, match=rf"{path}:6: languages.kk.engine: Input should be"):
         load_speech_config(path)
     path.write_text("languages:\n  de:\n    engine: onnx-asr\n    model: a\n")
@@ -164,7 +166,7 @@ def test_model_add_records_checksums_and_times_the_model(speech_settings: Settin
     assert manifest["engine"] == "onnx-asr" and manifest["type"] == "gigaam-v3-ctc"
     assert sorted(manifest["files"]) == ["config.json", "v3_ctc.onnx", "v3_vocab.txt"]
     assert model_problem(folder, name="gigaam-v3-ctc") is None
-    rtf, text = time_model(speech_settings, "gigaam-v3-ctc", "onnx-asr", "ru")
+    rtf, _text = time_model(speech_settings, "gigaam-v3-ctc", "onnx-asr", "ru")
     assert 0 < rtf < 1
 
 
@@ -173,7 +175,7 @@ def test_model_add_refuses_a_wrong_published_checksum(tmp_path: Path, exported: 
     with pytest.raises(ModelRefused, match="is not the published"):
         install_model(settings, exported, engine="onnx-asr", name="m", model_type=None, language="ru",
                       checksums=["v3_vocab.txt=" + "0" * 64])
-    with pytest.raises(ModelRefused, match="model.bin"):
+    with pytest.raises(ModelRefused, match=r"model\.bin"):
         install_model(settings, exported, engine="faster-whisper", name="m", model_type=None, language="ru",
                       checksums=[])
     assert not (tmp_path / "models" / "m").exists()

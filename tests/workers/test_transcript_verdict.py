@@ -26,7 +26,7 @@ from workers.deps import WorkerDeps, set_worker_deps
 from workers.models_cli import install_model
 from workers.transcriber.bundled_model import bundled_model_dir
 from workers.transcriber.faster_whisper import FasterWhisperTranscriber
-from workers.transcriber.verdict import has_loop, judge, judge_transcript, speech_seconds
+from workers.transcriber.verdict import has_loop, judge, judge_transcript, speech_seconds, words_of
 
 __all__ = ["fake_api", "fast_password_hashes", "worker_settings"]
 TEXTS = {"en": ENGLISH, "ru": RUSSIAN, "kk": KAZAKH}
@@ -40,8 +40,8 @@ def test_a_loop_is_unreliable() -> None:
     verdict = judge(text=looped, confidence=0.8, duration_s=30, speech_s=25, is_truncated=False,
                     expected_language="ru")
     assert (verdict.label, verdict.reasons) == ("unreliable", ("repetition",))
-    assert has_loop("да да да да да".split()) and not has_loop("да да да".split())
-    assert not has_loop("я заплатил ему деньги и он взял деньги у меня в кабинете".split())
+    assert has_loop(["да"] * 5) and not has_loop(["да"] * 3)
+    assert not has_loop(words_of("Я заплатил ему деньги, и он взял деньги у меня в кабинете."))
 
 
 def test_plain_speech_is_reliable_and_each_doubt_has_its_reason() -> None:
