@@ -105,29 +105,41 @@ def verify_reference(
     now = now or utc_now()
     hour = _hour_of(now)
     reference = reference or ""
-    with sessions.begin() as session:
-        line_count = _count_line_attempt(session, hour)
-        call_id = session.scalar(select(Call.id).where(Call.reference == reference))
-        is_capped = line_count > limits.max_failures_per_hour
-        claim = None if is_capped else _claim_attempt(session, reference, limits, now)
-    # Outside any transaction: the slow hash holds no lock. A refused or unknown reference is
-    # checked against a dummy hash with the same key and cost.
-    is_pin_right = pins.verify(claim.pin_hash if claim else None, pin or "")
-    with sessions.begin() as session:
-        if claim is not None and is_pin_right:
-            return _verified(session, pins, claim, pin or "", hour)
-        metrics.FOLLOWUP_PIN_FAILURES.inc()
-        if is_capped:
-            metrics.FOLLOWUP_PIN_CAP_REFUSALS.inc()
-            _audit(session, "followup.refused_capped", call_id, count=line_count)
-            return LookupDone("ended")
-        if claim is None:
-            _audit(session, "followup.refused_locked" if call_id else "followup.unknown_reference", call_id)
-        elif claim.is_now_locked:
-            _audit(session, "followup.locked", call_id, failures=claim.failures, minutes=limits.lock_minutes)
-        else:
-            _audit(session, "followup.pin_failed", call_id, failures=claim.failures)
-        return LookupDone("wrong")
+    # One session, two transactions: the call row read in the first stays known in the second
+    # (expire_on_commit is off), so writing the audit row reads nothing more for a known reference
+    # than for an unknown one.
+    with sessions() as session:
+        with session.begin():
+            line_count = _count_line_attempt(session, hour)
+            call = session.scalars(select(Call).where(Call.reference == reference)).first()
+            call_id = call.id if call is not None else None
+            is_capped = line_count > limits.max_failures_per_hour
+            claim = None if is_capped else _claim_attempt(session, reference, limits, now)
+        # Outside any transaction: the slow hash holds no lock. A refused or unknown reference is
+        # checked against a dummy hash with the same key and cost.
+        is_pin_right = pins.verify(claim.pin_hash if claim else None, pin or "")
+        with session.begin():
+            return _conclude(session, pins, claim, is_pin_right, is_capped, call_id, pin or "", hour,
+                             line_count, limits)
+
+
+def _conclude(session: Session, pins: PinHasher, claim: _Claim | None, is_pin_right: bool, is_capped: bool,
+              call_id: int | None, pin: str, hour: int, line_count: int, limits: GuessLimits) -> LookupDone:
+    """The second transaction: forget a right attempt, or write the one audit row of a failed one."""
+    if claim is not None and is_pin_right:
+        return _verified(session, pins, claim, pin, hour)
+    metrics.FOLLOWUP_PIN_FAILURES.inc()
+    if is_capped:
+        metrics.FOLLOWUP_PIN_CAP_REFUSALS.inc()
+        _audit(session, "followup.refused_capped", call_id, count=line_count)
+        return LookupDone("ended")
+    if claim is None:
+        _audit(session, "followup.refused_locked" if call_id else "followup.unknown_reference", call_id)
+    elif claim.is_now_locked:
+        _audit(session, "followup.locked", call_id, failures=claim.failures, minutes=limits.lock_minutes)
+    else:
+        _audit(session, "followup.pin_failed", call_id, failures=claim.failures)
+    return LookupDone("wrong")
 
 
 def _verified(session: Session, pins: PinHasher, claim: _Claim, pin: str, hour: int) -> LookupDone:
