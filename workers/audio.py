@@ -5,8 +5,6 @@ the transcriber, and a disguised copy of an anonymous caller's voice.
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ class BadAudio(Exception):
 
 
 class VoiceDisguiseUnavailable(RuntimeError):
-    """sox, which disguises voices, is not installed on this machine."""
+    """The library that disguises voices (pedalboard) is not installed."""
 
 
 @dataclass(frozen=True)
@@ -171,42 +169,57 @@ def _quiet_cut(samples: np.ndarray, search: int, sample_rate: int) -> int:
     return int(samples.size - usable + (quietest + 1) * window)
 
 
-def disguise_voice(data: bytes, *, cents: int = DEFAULT_DISGUISE_CENTS, timeout_s: float = 120.0) -> bytes:
-    """A WAV copy with pitch and formants shifted by `cents`, same sample rate and length.
+def disguise_voice(data: bytes, *, cents: int = DEFAULT_DISGUISE_CENTS) -> bytes:
+    """A 16-bit WAV copy with pitch and formants shifted by `cents`, same sample rate and length.
 
     For anonymous callers: a voice can identify a person as surely as a number, so operators
-    hear this copy by default. sox's `pitch` resamples and time-stretches, which moves the
-    formants with the pitch. It stops recognition by ear; it is not a cryptographic guarantee
-    (someone who knows the shift can partly undo it). Audio goes through pipes, never a temp file,
-    so no plaintext voice lands on disk. The output is deterministic (sox -R seeds its dither), so
-    a retried job stores the very same copy.
+    hear this copy by default. Rubber Band's pitch shifter (bundled in the pedalboard wheel, no
+    system tool) moves the formants with the pitch. It stops recognition by ear; it is not a
+    cryptographic guarantee (someone who knows the shift can partly undo it). Everything stays
+    in memory, so no plaintext voice lands on disk, and the output is deterministic, so a
+    retried job stores the very same copy.
     """
-    sox = shutil.which("sox")
-    if sox is None:
-        raise VoiceDisguiseUnavailable("sox is not installed (Debian: apt-get install sox)")
-    source = inspect_audio(data)
     try:
-        # Raw samples out, header written here: through a pipe sox cannot go back to fix the WAV
-        # header, and `pitch` changes the length by a few samples, so its header would lie.
-        done = subprocess.run(
-            [sox, "-R", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "signed-integer", "-b", "16",
-             "-c", str(source.channels), "-r", str(source.sample_rate), "-", "pitch", str(cents)],
-            input=data,
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise BadAudio(f"sox did not finish within {timeout_s:.0f} s") from None
-    if done.returncode != 0:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
-        raise BadAudio(f"sox failed: {reason[0][:200]}")
+        import pedalboard
+    except ImportError:
+        raise VoiceDisguiseUnavailable("the pedalboard package is not installed (pip install -e .)") from None
+    import numpy as np
+
+    samples, rate = _decode_pcm16(data)
+    shifted = pedalboard.PitchShift(semitones=cents / 100)(samples.astype(np.float32) / 32768.0, rate)
+    pcm = np.clip(np.round(shifted * 32768.0), -32768, 32767).astype("<i2")
     out = io.BytesIO()
     with wave.open(out, "wb") as writer:
-        writer.setnchannels(source.channels)
+        writer.setnchannels(samples.shape[0])
         writer.setsampwidth(2)
-        writer.setframerate(source.sample_rate)
-        writer.writeframes(done.stdout)
+        writer.setframerate(rate)
+        writer.writeframes(pcm.T.tobytes())  # interleaved frames
     disguised = out.getvalue()
     inspect_audio(disguised)  # a last check that what operators will hear is whole audio
     return disguised
+
+
+def _decode_pcm16(data: bytes) -> tuple[np.ndarray, int]:
+    """All of `data` as int16 samples shaped (channels, frames) at its own rate; BadAudio if it is not audio."""
+    import numpy as np
+
+    info = inspect_audio(data)
+    if info.format == "wav":
+        with wave.open(io.BytesIO(data), "rb") as reader:
+            if reader.getsampwidth() == 2:
+                frames = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
+                return frames.reshape(-1, info.channels).T.copy(), info.sample_rate
+    import av
+
+    layout = "mono" if info.channels == 1 else "stereo"
+    resampler = av.AudioResampler(format="s16", layout=layout, rate=info.sample_rate)
+    chunks: list[np.ndarray] = []
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            for frame in _valid_frames(container.decode(container.streams.audio[0])):
+                chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
+            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+    except Exception as error:  # inspect_audio passed it, so this is rare; the same verdict
+        raise BadAudio(f"undecodable: {type(error).__name__}") from None
+    channels = 1 if layout == "mono" else 2
+    return np.concatenate(chunks).reshape(-1, channels).T.copy(), info.sample_rate

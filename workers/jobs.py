@@ -45,6 +45,7 @@ TRANSCRIBE_GRACE_S = 120  # the call status callback normally comes seconds afte
 TRANSCRIBE_JOB = queueing.TRANSCRIBE_INTAKE
 RELEASE_JOB = queueing.RELEASE_AT_TWILIO
 NOTIFY_JOB = queueing.NOTIFY_URGENT
+DISGUISE_JOB = queueing.DISGUISE_INTAKE
 JOB_TIMEOUT_S = 1800
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 30 * 24 * 3600
@@ -179,8 +180,9 @@ def store_recording(deps: WorkerDeps, intake_id: int) -> Fetched:
     disguised_key = None
     if is_anonymous:
         disguised_key = f"intake-{intake_id}/disguised.wav"
-        if not deps.store.exists(disguised_key):
-            deps.store.put(disguised_key, disguise_voice(audio))
+        if not deps.store.exists(disguised_key) and not _put_disguise(deps, intake_id, disguised_key, audio):
+            disguised_key = None  # the case opens anyway; operators need the supervisor unlock meanwhile
+            _schedule_disguise(deps, intake_id)
     if stored_id is not None:
         return Fetched(audio, stored_id)
     with deps.sessions.begin() as session:
@@ -220,6 +222,53 @@ def store_recording(deps: WorkerDeps, intake_id: int) -> Fetched:
             )
     log.info("recording.stored", intake_id=intake_id, size=put.size)
     return Fetched(audio, stored_id)
+
+
+def _put_disguise(deps: WorkerDeps, intake_id: int, key: str, audio: bytes) -> bool:
+    """Store the disguised copy; False (logged) if it cannot be made now."""
+    try:
+        deps.store.put(key, disguise_voice(audio))
+    except (BadAudio, VoiceDisguiseUnavailable, OSError, RuntimeError, ValueError) as error:
+        log.warning("recording.disguise_failed", intake_id=intake_id, error=describe_error(error))
+        return False
+    return True
+
+
+def _schedule_disguise(deps: WorkerDeps, intake_id: int) -> bool:
+    """Put `disguise_intake` on the intake queue with retries; the sweeper covers a Redis error."""
+    try:
+        job = enqueue_once(
+            deps.queue, DISGUISE_JOB, intake_id, job_id=f"disguise-{intake_id}",
+            intervals=list(queueing.RETRY_INTERVALS_S),
+        )
+    except RedisError as error:
+        log.warning("recording.disguise_enqueue_failed", intake_id=intake_id, error=type(error).__name__)
+        return False
+    return job is not None
+
+
+def disguise_intake(intake_id: int) -> None:
+    """Make the disguised copy of an anonymous caller's stored recording (a retry); once only."""
+    deps = worker_deps()
+    with deps.sessions() as session:
+        stored = session.scalars(select(StoredRecording).where(StoredRecording.intake_id == intake_id)).one()
+        if stored.disguised_key is not None or stored.purged_at is not None:
+            return
+        storage_key, call_id = stored.storage_key, session.get_one(Intake, intake_id).call_id
+    key = f"intake-{intake_id}/disguised.wav"
+    if not deps.store.exists(key):
+        with deps.store.open(storage_key) as handle:
+            audio = handle.read()
+        deps.store.put(key, disguise_voice(audio))  # an error here: RQ retries
+    with deps.sessions.begin() as session:
+        stamp_once(
+            session,
+            update(StoredRecording)
+            .where(StoredRecording.intake_id == intake_id, StoredRecording.disguised_key.is_(None))
+            .values(disguised_key=key),
+            "recording.disguised", call_id=call_id, intake_id=intake_id,
+        )
+    log.info("recording.disguised", intake_id=intake_id)
 
 
 def download_policy(deps: WorkerDeps) -> download.RetryPolicy:

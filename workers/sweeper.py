@@ -38,6 +38,7 @@ from workers.cases import record_event
 from workers.deps import make_worker_redis
 from workers.forget import calls_to_forget
 from workers.jobs import (
+    DISGUISE_JOB,
     NOTIFY_JOB,
     RELEASE_JOB,
     TRANSCRIBE_JOB,
@@ -68,6 +69,7 @@ class SweepReport:
     transcriptions: list[int] = field(default_factory=list)  # transcription retries re-scheduled
     notifications: list[int] = field(default_factory=list)  # urgent notices re-scheduled (case ids)
     forgets: list[int] = field(default_factory=list)  # anonymous calls' Twilio logs to delete (call ids)
+    disguises: list[int] = field(default_factory=list)  # anonymous recordings still without a disguised copy
     skipped: bool = False  # another sweeper held the lock
 
     @property
@@ -77,7 +79,7 @@ class SweepReport:
             len(ids)
             for ids in (
                 self.enqueued, self.requeued, self.unready, self.failed,
-                self.releases, self.transcriptions, self.notifications, self.forgets,
+                self.releases, self.transcriptions, self.notifications, self.forgets, self.disguises,
             )
         )
 
@@ -112,7 +114,7 @@ def sweep(
             "sweep.finished", enqueued=len(report.enqueued), requeued=len(report.requeued),
             unready=len(report.unready), failed=len(report.failed), releases=len(report.releases),
             transcriptions=len(report.transcriptions), notifications=len(report.notifications),
-            forgets=len(report.forgets),
+            forgets=len(report.forgets), disguises=len(report.disguises),
         )
     return report
 
@@ -249,6 +251,21 @@ def _schedule_follow_ups(
                     delay_s=intervals[0] if intervals and intake_id in failed else 0, intervals=intervals,
                 ):
                     report.transcriptions.append(intake_id)
+        undisguised = session.scalars(
+            select(StoredRecording.intake_id)
+            .join(Intake, Intake.id == StoredRecording.intake_id)
+            .join(Call, Call.id == Intake.call_id)
+            .where(
+                Call.is_anonymous.is_(True), StoredRecording.disguised_key.is_(None),
+                StoredRecording.purged_at.is_(None),
+            )
+        ).all()
+        for intake_id in undisguised:
+            if enqueue_once(
+                queue, DISGUISE_JOB, intake_id, job_id=f"disguise-{intake_id}",
+                intervals=list(queueing.RETRY_INTERVALS_S),
+            ):
+                report.disguises.append(intake_id)
         if settings.urgent_webhook_url:
             unnotified = session.scalars(
                 select(Case.id).where(Case.is_urgent.is_(True), Case.notified_at.is_(None))

@@ -175,9 +175,28 @@ def test_disguise_voice_rejects_garbage() -> None:
         disguise_voice(b"not audio at all" * 100)
 
 
-def test_disguise_voice_says_clearly_when_sox_is_missing(speech_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(VoiceDisguiseUnavailable, match="sox"):
+def test_disguise_voice_needs_no_system_tool(speech_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = (speech_dir / "phone.wav").read_bytes()
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no sox, nothing on PATH
+    monkeypatch.setenv("PATH", "")
+    disguised = disguise_voice(original)
+    assert inspect_audio(disguised).duration_s == pytest.approx(inspect_audio(original).duration_s, abs=0.02)
+
+
+def test_disguise_voice_of_a_non_wav_recording(speech_dir: Path) -> None:
+    flac = (speech_dir / "speech.flac").read_bytes()
+    disguised = disguise_voice(flac)
+    assert disguised[:4] == b"RIFF" and inspect_audio(disguised).sample_rate == 16000
+    assert inspect_audio(disguised).duration_s == pytest.approx(inspect_audio(flac).duration_s, abs=0.05)
+
+
+def test_disguise_voice_says_clearly_when_its_library_is_missing(
+    speech_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pedalboard", None)  # as if the wheel were not installed
+    with pytest.raises(VoiceDisguiseUnavailable, match="pedalboard"):
         disguise_voice((speech_dir / "phone.wav").read_bytes())
 
 

@@ -357,6 +357,7 @@ def test_every_job_path_named_by_string_resolves() -> None:
     assert import_attribute(PROCESS_INTAKE) is process_intake
     assert import_attribute(jobs.TRANSCRIBE_JOB) is jobs.transcribe_intake
     assert import_attribute(jobs.RELEASE_JOB) is release_at_twilio
+    assert import_attribute(jobs.DISGUISE_JOB) is jobs.disguise_intake
     assert import_attribute(jobs.NOTIFY_JOB) is notify.notify_urgent
     assert import_attribute(sweeper.RECONCILE_JOB) is reconcile.reconcile
     assert import_attribute(sweeper.RETENTION_JOB) is retention.run_retention
