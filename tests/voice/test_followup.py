@@ -144,7 +144,7 @@ def test_named_case_followup_works_the_same(app, twilio: TwilioSimulator) -> Non
 
 def test_unknown_reference_answers_like_a_wrong_pin(app, twilio: TwilioSimulator) -> None:
     # The same hashing and writes are proven in tests/security/test_pins_resist_guessing.py.
-    reference, pin = report(app, twilio)
+    reference, _pin = report(app, twilio)
     body = "1234567"
     unknown = body + damm_digit(body)
     if unknown == reference:
