@@ -16,7 +16,9 @@ garbled audio it can repeat itself up to its token limit, slower than real time.
   A window cannot be interrupted, so the first call of a fresh transcriber may overrun by one
   window (bounded by the token limit, the beam and the two temperatures); later calls weigh
   even their first window with the cost seen before;
-- audio is decoded and transcribed in chunks of `chunk_s` seconds, so memory stays flat
+- audio is decoded and transcribed in chunks of `chunk_s` seconds (60: faster-whisper's VAD and
+  features grow with the chunk, and a minute keeps a 60-minute call within 1.4x the peak memory
+  of a 1-minute one; bench/README.md), so memory stays flat
   however long the recording is.
 """
 
@@ -96,7 +98,7 @@ class FasterWhisperTranscriber:
         temperatures: tuple[float, ...] = (0.0, 0.6),
         no_repeat_ngram_size: int = 6,
         tokens_per_s: float = 20.0,
-        chunk_s: float = 300.0,
+        chunk_s: float = 60.0,
         detect_language: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir)
