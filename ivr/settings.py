@@ -147,8 +147,9 @@ class Settings(BaseSettings):
     """A call with no status callback this long after its recording is taken to have ended, so
     the recording may be deleted at Twilio (while the call lasts the caller may replay it)."""
 
-    sweep_interval_s: float = 60.0
-    """How often `python -m workers.sweeper` looks for intakes Redis lost or never saw."""
+    sweep_interval_s: float = 15.0
+    """How often `ivr sweep --forever` looks for lost work, killed workers' jobs and overdue retries
+    (a report interrupted by a hard kill runs again within about twice this plus 30 s)."""
 
     unready_after_s: int = 300
     """An intake whose recording status callback has not come after this long is fetched anyway."""

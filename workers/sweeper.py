@@ -22,6 +22,7 @@ from types import FrameType
 
 from redis.exceptions import LockError, RedisError
 from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select, update
@@ -45,6 +46,7 @@ from workers.jobs import (
     call_has_ended,
     enqueue_once,
 )
+from workers.worker import JOB_MONITORING_INTERVAL_S
 
 log = get_logger(__name__)
 
@@ -55,6 +57,14 @@ RECONCILE_JOB = queueing.RECONCILE
 RETENTION_JOB = queueing.RETENTION
 RETENTION_INTERVAL_S = 24 * 3600
 TERMINAL_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+# A running job's worker refreshes its heartbeat every JOB_MONITORING_INTERVAL_S (10 s), and RQ
+# keeps its started-registry entry alive for 60 s past each one. Three missed heartbeats: the
+# whole worker was killed (a dead work horse alone its live worker notices by itself).
+HEARTBEAT_TTL_S = JOB_MONITORING_INTERVAL_S + 60
+ABANDONED_AFTER_S = 3 * JOB_MONITORING_INTERVAL_S
+# A live RQ scheduler moves due jobs every second; one this late has no live scheduler (its
+# worker was killed holding the lock, or no worker runs one).
+OVERDUE_AFTER_S = 10
 
 
 @dataclass
@@ -70,6 +80,8 @@ class SweepReport:
     notifications: list[int] = field(default_factory=list)  # urgent notices re-scheduled (case ids)
     forgets: list[int] = field(default_factory=list)  # anonymous calls' Twilio logs to delete (call ids)
     disguises: list[int] = field(default_factory=list)  # anonymous recordings still without a disguised copy
+    abandoned: list[str] = field(default_factory=list)  # RQ jobs whose worker was killed whole (job ids)
+    overdue: list[str] = field(default_factory=list)  # scheduled retries no scheduler moved (job ids)
     skipped: bool = False  # another sweeper held the lock
 
     @property
@@ -80,6 +92,7 @@ class SweepReport:
             for ids in (
                 self.enqueued, self.requeued, self.unready, self.failed,
                 self.releases, self.transcriptions, self.notifications, self.forgets, self.disguises,
+                self.abandoned, self.overdue,
             )
         )
 
@@ -99,7 +112,11 @@ def sweep(
         return SweepReport(skipped=True)
     report = SweepReport()
     try:
-        StartedJobRegistry(queue=queue).cleanup()  # abandoned jobs: retried or failed by RQ
+        queues = [queue, make_queue(queue.connection, settings.transcribe_queue_name)]
+        for each in queues:
+            _rescue_abandoned(each, report)
+        for each in queues:
+            _enqueue_overdue(each, report)
         _enqueue_pending(sessions, queue, report)
         _requeue_lost(sessions, queue, settings, now, report)
         _enqueue_unready(sessions, queue, settings, now, report)
@@ -114,9 +131,41 @@ def sweep(
             "sweep.finished", enqueued=len(report.enqueued), requeued=len(report.requeued),
             unready=len(report.unready), failed=len(report.failed), releases=len(report.releases),
             transcriptions=len(report.transcriptions), notifications=len(report.notifications),
-            forgets=len(report.forgets), disguises=len(report.disguises),
+            forgets=len(report.forgets), disguises=len(report.disguises), abandoned=len(report.abandoned),
+            overdue=len(report.overdue),
         )
     return report
+
+
+def _rescue_abandoned(queue: Queue, report: SweepReport) -> None:
+    """Jobs whose worker was killed whole: retried at once (or failed, with no retries left), by RQ.
+
+    RQ would notice only when the registry entry expires (70 s after the last heartbeat) and then
+    wait out the retry backoff; a kill is not a flaky Twilio, so the retry runs now.
+    """
+    registry = StartedJobRegistry(queue=queue)
+    cutoff = time.time() + HEARTBEAT_TTL_S - ABANDONED_AFTER_S  # i.e. last heartbeat before now - 30 s
+    abandoned = registry.get_expired_job_ids(cutoff)
+    if not abandoned:
+        return
+    registry.cleanup(cutoff)  # RQ's own handling: retries_left counted down, or FAILED
+    scheduled = queue.scheduled_job_registry
+    for job_id in abandoned:
+        job = _fetch_job(queue, job_id)
+        if job is not None and job.get_status(refresh=True) == JobStatus.SCHEDULED:
+            with contextlib.suppress(InvalidJobOperation):  # a live scheduler moved it first
+                scheduled.requeue(job, at_front=True)
+        report.abandoned.append(job_id)
+    log.warning("sweep.abandoned_jobs", queue=queue.name, jobs=len(abandoned))
+
+
+def _enqueue_overdue(queue: Queue, report: SweepReport) -> None:
+    """Retries past their time with no live scheduler (its worker was killed holding the lock)."""
+    scheduled = queue.scheduled_job_registry
+    for job_id in scheduled.get_jobs_to_schedule(int(time.time()) - OVERDUE_AFTER_S):
+        with contextlib.suppress(InvalidJobOperation, NoSuchJobError):  # moved or gone meanwhile
+            scheduled.requeue(job_id)
+            report.overdue.append(job_id)
 
 
 def _enqueue_pending(sessions: sessionmaker[Session], queue: Queue, report: SweepReport) -> None:
