@@ -86,3 +86,45 @@ def test_a_transcription_redis_lost_is_scheduled_again_by_the_sweeper(
     run_jobs(deps.queue)
     with deps.sessions() as session:
         assert session.scalars(select(Case.transcript_status)).one() == "done"
+
+
+@pytest.mark.parametrize("transcriber", [lambda: SlowTranscriber(2.5)], indirect=True)
+def test_transcriptions_run_in_the_worker_process_with_one_model_and_a_live_heartbeat(
+    deps: WorkerDeps, fake_api: FakeTwilioApi, transcriber: SlowTranscriber
+) -> None:
+    import os
+
+    from rq.job import Job
+
+    ids = [add_intake(deps, fake_api, duration_s=3) for _ in range(2)]
+    SimpleWorker([deps.queue], connection=deps.redis).work(burst=True)  # the cases
+    worker = make_worker(deps.settings, queues=["transcribe"])
+    worker.job_monitoring_interval = 1
+
+    worker.work(burst=True)
+
+    # Run here, not in a forked horse: the one model object of this process did both.
+    assert transcriber.calls == 2 and transcriber.pids == {os.getpid()}
+    with deps.sessions() as session:
+        assert [t.status for t in session.scalars(select(Transcript))] == ["done"] * 2
+    job = Job.fetch(f"transcribe-{ids[0]}", connection=deps.redis)
+    assert job.started_at and job.last_heartbeat
+    # Heartbeats kept coming while the model ran, so the sweeper never takes the job for abandoned.
+    assert (job.last_heartbeat - job.started_at).total_seconds() >= 1
+
+
+class SlowTranscriber(FakeTranscriber):
+    """Takes its time; notes the process it ran in."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.pids: set[int] = set()
+
+    def transcribe(self, audio: Any, *, language: Any) -> Any:
+        """Sleep, then transcribe."""
+        import os
+
+        self.pids.add(os.getpid())
+        time.sleep(self.seconds)
+        return super().transcribe(audio, language=language)
