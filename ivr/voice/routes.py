@@ -52,16 +52,38 @@ def timed(view: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(view)
     def timed_view(*args: Any, **kwargs: Any) -> Response:
         started = time.perf_counter()
+        queued_s = queued_for(request.headers.get("X-Request-Start"))
         try:
             return view(*args, **kwargs)
         finally:
-            elapsed_s = time.perf_counter() - started
+            elapsed_s = time.perf_counter() - started + queued_s
             seconds.observe(elapsed_s)
             if elapsed_s * 1000 > services().settings.webhook_budget_ms:
                 # Twilio waits at most 15 s, but a caller hears every millisecond as silence.
-                log.warning("webhook.slow", extra={"endpoint": endpoint, "elapsed_ms": round(elapsed_s * 1000)})
+                log.warning("webhook.slow", extra={"endpoint": endpoint, "elapsed_ms": round(elapsed_s * 1000),
+                                                   "queued_ms": round(queued_s * 1000)})
 
     return timed_view
+
+
+def queued_for(request_start: str | None, now: float | None = None) -> float:
+    """Seconds a request waited before the app saw it, from the balancer's `X-Request-Start`.
+
+    `t=` then epoch microseconds (nginx `${msec}` without the dot, Apache), milliseconds
+    (HAProxy `%Ts%ms`, Heroku) or seconds with a fraction (nginx `$msec`); 0 when absent, not
+    ASCII digits, or off by more than an hour (clocks apart), so a bad header never lies loudly.
+    """
+    raw = (request_start or "").strip().removeprefix("t=")
+    whole, _, fraction = raw.partition(".")
+    if not (whole.isascii() and whole.isdigit() and (not fraction or (fraction.isascii() and fraction.isdigit()))):
+        return 0.0
+    stamp = float(raw)
+    for scale in (1e6, 1e3, 1.0):  # the first reading that is a plausible epoch (after 2001)
+        if stamp / scale > 1e9:
+            stamp /= scale
+            break
+    waited = (now if now is not None else time.time()) - stamp
+    return waited if 0 <= waited < 3600 else 0.0
 
 
 twilio_only = require_twilio_signature(_settings)
