@@ -47,15 +47,11 @@ _CATALOGUE: dict[str, tuple[str, str, str]] = {
     "login.username": ("Имя пользователя", "Пайдаланушы аты", "Username"),
     "login.password": ("Пароль", "Құпиясөз", "Password"),
     "login.submit": ("Войти", "Кіру", "Sign in"),
+    # One answer for a wrong password, an unknown name and a locked account (issue 10.9).
     "login.bad": (
-        "Неверное имя пользователя или пароль.",
-        "Пайдаланушы аты немесе құпиясөз қате.",
-        "Wrong username or password.",
-    ),
-    "login.locked": (
-        "Слишком много неудачных попыток. Вход заблокирован до {time}.",
-        "Сәтсіз әрекет тым көп болды. Кіру {time} дейін бұғатталды.",
-        "Too many failed attempts. Signing in is locked until {time}.",
+        "Неверное имя пользователя или пароль. После нескольких неудачных попыток вход закрывается на 15 минут.",
+        "Пайдаланушы аты немесе құпиясөз қате. Бірнеше сәтсіз әрекеттен кейін кіру 15 минутқа жабылады.",
+        "Wrong username or password. After several failed attempts, signing in is closed for 15 minutes.",
     ),
     "login.disabled": (
         "Учётная запись отключена. Обратитесь к администратору.",
@@ -158,6 +154,10 @@ _CATALOGUE: dict[str, tuple[str, str, str]] = {
         "the model hears another language",
     ),
     "verdict.reason.truncated": (
+        "расшифрована только часть",
+        "тек бір бөлігі мәтінге түсті",
+        "only part was transcribed",
+    ),
     "language.kk": ("Казахский", "Қазақ тілі", "Kazakh"),
     "language.ru": ("Русский", "Орыс тілі", "Russian"),
     "language.en": ("Английский", "Ағылшын тілі", "English"),
@@ -331,6 +331,12 @@ _CATALOGUE: dict[str, tuple[str, str, str]] = {
     "action.followup.refused_locked": (
         "Попытка при заблокированном номере", "Бұғатталған нөмірмен әрекет", "Attempt while locked"
     ),
+    "action.followup.unknown_reference": (
+        "Набран неизвестный номер обращения", "Белгісіз өтініш нөмірі терілді", "Unknown case number keyed in"),
+    "action.followup.refused_capped": (
+        "Проверка ПИН-кода закрыта до конца часа: слишком много ошибок на линии",
+        "PIN-код тексеру сағат соңына дейін жабық: желіде қате тым көп",
+        "PIN checks closed until the hour ends: too many failures on the line"),
     "action.followup.unlocked": (
         "Номер обращения разблокирован", "Өтініш нөмірі бұғаттан шығарылды", "Reference unlocked"
     ),
