@@ -272,3 +272,16 @@ class CaseDetail(Base):
     reporter_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reporter_message_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class PinFailureHour(Base):
+    """Follow-up PIN checks on the whole line in one clock hour that did not succeed (issue 10.8).
+
+    Past a cap (IVR_FOLLOWUP_MAX_FAILURES_PER_HOUR) every check is refused until the hour ends:
+    one reference locks after a few wrong PINs, and this stops guessing spread over many.
+    """
+
+    __tablename__ = "pin_failure_hours"
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # hours since 1970, UTC
+    failures: Mapped[int] = mapped_column(Integer, default=0)
