@@ -182,6 +182,8 @@ def add_intake(
             duration_s=duration_s or 0,
         )
         fake.add_call(call_sid, "+77012345678", "+77172141424", status=call_status)
+    if contact is None and not is_anonymous:
+        contact = "77012345678"  # a named caller left a number (without one the line keeps them anonymous)
     facts = CallFacts("public", "v1", language, is_anonymous, is_urgent, region_code, contact)
     with deps.sessions.begin() as session:
         call = ensure_call(session, call_sid, facts, Cipher(deps.settings.data_keys))
