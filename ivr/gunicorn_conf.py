@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gunicorn import glogging
+from gunicorn import glogging  # type: ignore[import-untyped]
 
 from ivr.logging import configure_logging, configure_logging_as
 from ivr.settings import SettingsError, load_settings
 
 
-class LineLogger(glogging.Logger):
+class LineLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no types
     """Gunicorn's logger, writing through the root handler `configure_logging` installs."""
 
     def setup(self, cfg: Any) -> None:
