@@ -12,7 +12,7 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,10 +20,11 @@ from ivr import metrics
 from ivr.call_times import remember_settings
 from ivr.case_reference import PinHasher
 from ivr.crypto import Cipher
-from ivr.db import make_engine, make_sessionmaker
+from ivr.db import make_engine, make_sessionmaker, utc_now
 from ivr.flow.catalog import FlowCatalog
 from ivr.flow.schema import Flow
-from ivr.models import PENDING, FlowVersion, Intake
+from ivr.models import FlowVersion
+from ivr.ops.gauges import read_line_gauges, unknown_line_gauges
 from ivr.queueing import make_queue, make_redis
 from ivr.settings import Settings
 from ivr.voice.call_state import CallStateCodec
@@ -184,10 +185,9 @@ class Services:
         values: dict[str, tuple[str, float]] = {}
         try:
             with self.sessions() as session:
-                pending = session.scalar(select(func.count()).select_from(Intake).where(Intake.status == PENDING))
-            values["ivr_intakes_pending"] = ("Intakes not yet on the queue.", float(pending or 0))
+                values.update(read_line_gauges(session, utc_now()))
         except Exception:
-            values["ivr_intakes_pending"] = ("Intakes not yet on the queue.", -1.0)
+            values.update(unknown_line_gauges())
         try:
             values["ivr_queue_depth"] = ("Jobs waiting on the intake queue.", float(self.queue.count))
         except RedisError:

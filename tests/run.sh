@@ -24,6 +24,9 @@ command -v pg_isready >/dev/null || missing+=(postgresql postgresql-client)
 command -v chromium >/dev/null || missing+=(chromium)
 # Graphviz draws the admins' flow diagrams (`ivr flow show`).
 command -v dot >/dev/null || missing+=(graphviz)
+# promtool checks and unit-tests the alert rules; systemd-analyze verifies the service files (deploy/).
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then

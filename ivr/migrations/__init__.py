@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
 
 HERE = Path(__file__).parent
 
@@ -28,10 +31,41 @@ def upgrade(database_url: str, revision: str = "head", *, data_keys: Mapping[str
     config = alembic_config(database_url)
     if data_keys is not None:
         config.attributes["data_keys"] = dict(data_keys)
-    command.upgrade(config, revision)
-    tables: list[str] = config.attributes.get("compact_tables") or []
-    if tables:
-        compact(database_url, tables)
+    with migration_lock(database_url):
+        command.upgrade(config, revision)
+        tables: list[str] = config.attributes.get("compact_tables") or []
+        if tables:
+            compact(database_url, tables)
+
+
+# Any constant works, as long as every host uses the same one: it names the lock, not a row.
+MIGRATION_LOCK_ID = 1424_0001
+
+
+@contextmanager
+def migration_lock(database_url: str) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock while migrating, so hosts started together migrate one by one.
+
+    Without it, several `ivr db upgrade` (a deploy restarting every host) run the same DDL at once
+    and deadlock or fail on "already exists". The lock lives on its own connection, outside the
+    migration's transaction, and is released when that connection closes, even if we crash.
+    SQLite needs none: its writers are serialised by the file lock.
+    """
+    from sqlalchemy import create_engine
+
+    if not database_url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+    finally:
+        engine.dispose()
 
 
 def compact(database_url: str, tables: list[str]) -> None:
