@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from ivr.encrypted_types import use_data_keys
 from ivr.private_files import create_private
+
+if TYPE_CHECKING:
+    from ivr.settings import Settings
+
+# Pool and timeout keywords that tune a PostgreSQL server's connections; SQLite ignores them.
+_SERVER_OPTIONS = ("pool_size", "max_overflow", "pool_timeout", "statement_timeout_ms")
 
 # Stable constraint names, so Alembic migrations can refer to them on every backend.
 NAMING = {
@@ -38,7 +45,9 @@ def make_engine(url: str, *, data_keys: Mapping[str, bytes] | None = None, **kwa
     """An engine for `url`; SQLite gets WAL and a busy timeout so web and workers can share it.
 
     `data_keys` (settings.data_keys) let it read and write report text, which is encrypted at
-    rest; an engine without them refuses those columns.
+    rest; an engine without them refuses those columns. On PostgreSQL `pool_size`,
+    `max_overflow`, `pool_timeout` and `statement_timeout_ms` tune the pool and cancel long
+    statements (`ivr.settings.engine_options`); SQLite ignores them.
     """
     engine = _make_engine(url, **kwargs)
     if data_keys:
@@ -46,8 +55,17 @@ def make_engine(url: str, *, data_keys: Mapping[str, bytes] | None = None, **kwa
     return engine
 
 
+def engine_for(settings: Settings) -> Engine:
+    """The engine a long-running process uses: the settings' database, keys, pool and timeouts."""
+    from ivr.settings import engine_options
+
+    return make_engine(settings.database_url, data_keys=settings.data_keys, **engine_options(settings))
+
+
 def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        for name in _SERVER_OPTIONS:
+            kwargs.pop(name, None)
         path = url.split("///", 1)[-1]
         if "///" in url and path and path != ":memory:" and not path.startswith("file:"):
             # Private from the first byte (transcripts, PIN hashes); SQLite gives its WAL the same mode.
@@ -66,6 +84,15 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    timeout_ms = kwargs.pop("statement_timeout_ms", None)
+    if timeout_ms:
+        # A connect option, so it holds from the first statement on every pooled connection;
+        # appended to any options the URL carries (a search_path, say) rather than replacing them.
+        options = make_url(url).query.get("options", "")
+        options = " ".join(options) if isinstance(options, tuple) else options
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args["options"] = f"{options} -c statement_timeout={int(timeout_ms)}".strip()
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 

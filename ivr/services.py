@@ -20,7 +20,7 @@ from ivr import metrics
 from ivr.call_times import remember_settings
 from ivr.case_reference import PinHasher
 from ivr.crypto import Cipher
-from ivr.db import make_engine, make_sessionmaker, utc_now
+from ivr.db import engine_for, make_sessionmaker, utc_now
 from ivr.flow.catalog import FlowCatalog
 from ivr.flow.schema import Flow
 from ivr.models import FlowVersion
@@ -157,7 +157,7 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         """Build everything the app needs; an invalid flow raises FlowError here."""
-        engine = make_engine(settings.database_url, data_keys=settings.data_keys)
+        engine = engine_for(settings)
         sessions = remember_settings(make_sessionmaker(engine), settings)
         redis = make_redis(settings.redis_url)
         flows = FlowCatalog.open(

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.call_times import remember_settings
-from ivr.db import make_engine, make_sessionmaker
+from ivr.db import engine_for, make_sessionmaker
+from ivr.queueing import make_redis
 from ivr.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ REDIS_TIMEOUT_S = 10.0
 
 
 def make_worker_redis(url: str) -> Redis:
-    """A Redis client for workers, the sweeper and the CLI."""
-    return Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S)
+    """A Redis client for workers, the sweeper and the CLI (plain or Sentinel-managed, as the URL says)."""
+    return make_redis(url, timeout_s=REDIS_TIMEOUT_S)
 
 
 @dataclass
@@ -53,7 +54,7 @@ class WorkerDeps:
         from workers.recording_store import make_recording_store
         from workers.transcriber import make_transcriber
 
-        engine = make_engine(settings.database_url, data_keys=settings.data_keys)
+        engine = engine_for(settings)
         http = requests.Session()
         http.trust_env = False  # recordings go straight to Twilio, never through an env proxy
         return cls(

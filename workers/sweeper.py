@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import queueing
-from ivr.db import make_engine, make_sessionmaker, utc_now
+from ivr.db import engine_for, make_sessionmaker, utc_now
 from ivr.intake import claim_for_enqueue, release_claim
 from ivr.logging import configure_logging, get_logger
 from ivr.models import DONE, FAILED, PENDING, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
@@ -380,7 +380,7 @@ def _aware(moment: datetime) -> datetime:
 def run_forever(settings: Settings, *, stop: threading.Event | None = None) -> None:
     """Sweep every `sweep_interval_s` until SIGTERM/SIGINT (or `stop` is set)."""
     stop = stop or threading.Event()
-    engine = make_engine(settings.database_url, data_keys=settings.data_keys)
+    engine = engine_for(settings)
     sessions = make_sessionmaker(engine)
     queue = make_queue(make_worker_redis(settings.redis_url), settings.queue_name)
     log.info("sweeper.started", interval_s=settings.sweep_interval_s)
