@@ -1,26 +1,26 @@
 """The `ivr` command: run the whole line locally, migrate, check flows and prompts.
 
-Worker-side commands (`ivr worker`, `ivr intake ...`, `ivr sweep`, ...) live in the workers
-package and are registered by their dotted name, so `ivr` never imports `workers` itself.
+Subcommands are found through the `ivr.commands` entry points (pyproject.toml): the worker-side
+ones (`ivr worker`, `ivr intake ...`, `ivr sweep`, ...) live in the workers package, and `ivr`
+names no `workers` module, neither in an import nor in a dotted string.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import importlib
 import os
 import secrets
 import shutil
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from ivr.private_files import PRIVATE_UMASK, private_dir, write_private
 from ivr.settings import PLACEHOLDER_ACCOUNT_SID, SettingsError, load_settings
 
 LOCAL_ENV = Path("var/local.env")
-# Each module has `register(subparsers)`; workers' by name only, so `ivr` never imports `workers`.
-COMMAND_MODULES = ("ivr.accounts_cli", "ivr.admin.cli", "workers.cli", "workers.keys_cli", "workers.models_cli")
+COMMANDS_GROUP = "ivr.commands"  # entry points: `register(subparsers)` functions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate to the newest schema").set_defaults(func=cmd_db_upgrade)
 
-    for module in COMMAND_MODULES:
-        try:
-            importlib.import_module(module).register(sub)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    for command in entry_points(group=COMMANDS_GROUP):
+        command.load()(sub)
 
     args = parser.parse_args(argv)
     try:

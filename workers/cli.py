@@ -54,6 +54,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     worker.set_defaults(func=cmd_worker)
 
 
+def run_simulated_worker(sandbox: Any, result: Any) -> int:
+    """`ivr simulate --worker`: the worker steps on the simulated call, in this process, on the sandbox's storage."""
+    from workers import jobs
+    from workers.deps import WorkerDeps, set_worker_deps
+
+    print("Running the worker steps: download from the Twilio stand-in, store, open the case, transcribe…")
+    deps = WorkerDeps.from_settings(sandbox.settings)
+    set_worker_deps(deps)
+    try:
+        outcome = sandbox.process(result, jobs.process_intake)
+    finally:
+        set_worker_deps(None)
+        deps.close()
+    for error in outcome.errors:
+        print(f"  worker error: {error}", file=sys.stderr)
+    if outcome.case_id is None:
+        print("No case was opened.", file=sys.stderr)
+        return 1
+    print(f"Case #{outcome.case_id} ({result.reference}): status {outcome.status}, "
+          f"transcript {outcome.transcript_status}; intakes {', '.join(outcome.intake_statuses)}; "
+          f"deleted at Twilio: {len(outcome.deleted_at_twilio)}")
+    for text in outcome.transcripts:
+        print(f"  Transcript: {text or '(empty)'}")
+    return 1 if outcome.errors else 0
+
+
 def _print(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, default=str, indent=2))
 

@@ -19,7 +19,7 @@ from ivr.db import engine_for, make_sessionmaker
 from ivr.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from workers.recording_store import RecordingStore
+    from ivr.storage import RecordingStore
     from workers.transcriber import Transcriber
 
 # Workers talk to Redis from a data centre, not from a webhook: wait longer than the web side.
@@ -50,7 +50,7 @@ class WorkerDeps:
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerDeps:
         """Everything built from settings; the speech model loads on first use."""
-        from workers.recording_store import make_recording_store
+        from ivr.storage import make_recording_store
         from workers.transcriber import make_transcriber
 
         engine = engine_for(settings)

@@ -29,11 +29,11 @@ from ivr.call_times import settle_call_times
 from ivr.db import utc_now
 from ivr.logging import get_logger, scrub
 from ivr.models import DONE, FAILED, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
+from ivr.storage import RecordingConflict, RecordingMissing
 from workers import download
 from workers.audio import BadAudio, VoiceDisguiseUnavailable, disguise_voice, inspect_audio
 from workers.cases import insert_once, open_case, record_event, stamp_once, transcript_summary
 from workers.deps import WorkerDeps, worker_deps
-from workers.recording_store import RecordingConflict, RecordingMissing
 from workers.transcriber import LANGUAGES, Language, TranscriptionFailed
 from workers.transcriber.verdict import judge_transcript
 

@@ -55,7 +55,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from ivr.crypto import Cipher
     from ivr.db import make_engine, make_sessionmaker
     from ivr.logging import configure_logging
-    from workers.recording_store import make_recording_store
+    from ivr.storage import make_recording_store
     from workers.rotate_keys import not_current, remaining, rotate
 
     settings = load_settings()

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Call, Case, Intake, StoredRecording, Transcript
+from ivr.storage import RecordingStore
 from workers.cases import record_event
 from workers.deps import worker_deps
-from workers.recording_store import RecordingStore
 
 log = get_logger(__name__)
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.crypto import ENCRYPTED_COLUMNS, Cipher, EncryptedColumn
 from ivr.models import StoredRecording
-from workers.recording_store import RecordingMissing, RecordingStore
+from ivr.storage import RecordingMissing, RecordingStore
 
 BATCH = 200
 # Called after every item handled (its name); the CLI moves its progress bar, tests stop mid-way.

@@ -7,9 +7,9 @@ command cannot run at all (bad settings or arguments).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -295,29 +295,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _run_worker(sandbox: Any, result: Any) -> int:
-    """The worker steps on the simulated call, in this process, against the sandbox's storage."""
-    # By name, as the web side enqueues: `ivr` never imports `workers` at module level.
-    jobs = importlib.import_module("workers.jobs")
-    deps_module = importlib.import_module("workers.deps")
-    print("Running the worker steps: download from the Twilio stand-in, store, open the case, transcribe…")
-    deps = deps_module.WorkerDeps.from_settings(sandbox.settings)
-    deps_module.set_worker_deps(deps)
-    try:
-        outcome = sandbox.process(result, jobs.process_intake)
-    finally:
-        deps_module.set_worker_deps(None)
-        deps.close()
-    for error in outcome.errors:
-        print(f"  worker error: {error}", file=sys.stderr)
-    if outcome.case_id is None:
-        print("No case was opened.", file=sys.stderr)
-        return 1
-    print(f"Case #{outcome.case_id} ({result.reference}): status {outcome.status}, "
-          f"transcript {outcome.transcript_status}; intakes {', '.join(outcome.intake_statuses)}; "
-          f"deleted at Twilio: {len(outcome.deleted_at_twilio)}")
-    for text in outcome.transcripts:
-        print(f"  Transcript: {text or '(empty)'}")
-    return 1 if outcome.errors else 0
+    """The worker steps on the simulated call, in this process (the `ivr.simulate` entry point)."""
+    # Found through the entry point (pyproject.toml), so `ivr` names no `workers` module.
+    (worker,) = entry_points(group="ivr.simulate", name="worker")
+    code: int = worker.load()(sandbox, result)
+    return code
 
 
 # --------------------------------------------------------------------------- ivr twilio configure

@@ -1,33 +1,19 @@
 """Recordings for people: which version a person may hear, and streaming it with HTTP Range.
 
-The store itself lives with the workers (`workers.recording_store`). `ivr` never imports
-`workers` (the arrows point one way), so the factory is named by its dotted path here, the one
-place the web side names it, as `ivr.queueing` names the job path; a test checks it resolves.
-Decrypted audio is never written to disk or cached: it is read, served and dropped.
+The store itself is `ivr.storage`, shared with the workers. Decrypted audio is never written to
+disk or cached: it is read, served and dropped.
 """
 
 from __future__ import annotations
-
-import importlib
-from collections.abc import Callable
-from typing import BinaryIO, Protocol
 
 from flask import Request, Response, abort, current_app
 
 from ivr.accounts import Principal
 from ivr.models import Case, StoredRecording
 from ivr.settings import Settings
+from ivr.storage import RecordingStore, make_recording_store
 
-RECORDING_STORE_FACTORY = "workers.recording_store.make_recording_store"
 ORIGINAL, DISGUISED = "original", "disguised"
-
-
-class RecordingReader(Protocol):
-    """The part of the workers' RecordingStore the console uses."""
-
-    def open(self, key: str) -> BinaryIO:
-        """The decrypted recording; a LookupError if absent."""
-        ...
 
 
 class Unavailable(LookupError):
@@ -39,20 +25,13 @@ class Unavailable(LookupError):
         self.status = status
 
 
-def resolve(dotted: str) -> Callable[..., object]:
-    """The callable a dotted path names."""
-    module, _, name = dotted.rpartition(".")
-    found: Callable[..., object] = getattr(importlib.import_module(module), name)
-    return found
-
-
-def recording_reader() -> RecordingReader:
+def recording_reader() -> RecordingStore:
     """This app's recording store, built once from its settings."""
     cache = current_app.extensions.setdefault("operator", {})
     if "recordings" not in cache:
         settings: Settings = current_app.extensions["ivr"].settings
-        cache["recordings"] = resolve(RECORDING_STORE_FACTORY)(settings)
-    reader: RecordingReader = cache["recordings"]
+        cache["recordings"] = make_recording_store(settings)
+    reader: RecordingStore = cache["recordings"]
     return reader
 
 

@@ -99,9 +99,9 @@ class Console:
         disguise: bool = True,
     ) -> CaseRef:
         """A call, its recordings (stored encrypted), transcripts and case, as the worker leaves them."""
+        from ivr.storage import make_recording_store
         from workers.audio import disguise_voice
         from workers.cases import open_case
-        from workers.recording_store import make_recording_store
 
         store = make_recording_store(self.svc.settings)
         call_sid = new_sid("CA")

@@ -75,8 +75,10 @@ def test_listening_is_audited_once_per_person_recording_and_window(console: Cons
     assert listens[0].detail["case_id"] == ref.id and listens[0].call_id == ref.call_id
 
 
-def test_recording_store_factory_path_resolves() -> None:
-    from ivr.operator.recordings import RECORDING_STORE_FACTORY, resolve
-    from workers.recording_store import make_recording_store
+def test_console_reads_the_store_the_workers_write(app) -> None:
+    from ivr.operator.recordings import recording_reader
+    from ivr.storage.local import LocalRecordingStore
 
-    assert resolve(RECORDING_STORE_FACTORY) is make_recording_store
+    with app.app_context():
+        reader = recording_reader()
+    assert isinstance(reader, LocalRecordingStore) and reader.root == app.extensions["ivr"].settings.recordings_dir

@@ -63,7 +63,7 @@ def _cli_env(settings: Settings) -> dict[str, str]:
 
 def test_rotation_killed_mid_way_finishes_on_rerun_and_k2_alone_reads_everything(make_settings, database_url) -> None:
     from ivr.app import create_app
-    from workers.recording_store import make_recording_store
+    from ivr.storage import make_recording_store
     from workers.rotate_keys import rotate
 
     old = make_settings(database_url=database_url, data_key=K1, data_key_id="k1")

@@ -20,15 +20,15 @@ import pytest
 
 from ivr.crypto import Cipher, DecryptionError
 from ivr.settings import Settings
-from workers.recording_store import (
+from ivr.storage import (
     RecordingConflict,
     RecordingMissing,
     RecordingStore,
     StoredObject,
     make_recording_store,
 )
-from workers.recording_store.local import LocalRecordingStore
-from workers.recording_store.s3 import S3RecordingStore
+from ivr.storage.local import LocalRecordingStore
+from ivr.storage.s3 import S3RecordingStore
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_KEY = b"o" * 32
@@ -247,7 +247,7 @@ _WRITER = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     from ivr.crypto import Cipher
-    from workers.recording_store.local import LocalRecordingStore
+    from ivr.storage.local import LocalRecordingStore
 
     root, mode = Path(sys.argv[1]), sys.argv[2]
     store = LocalRecordingStore(root, Cipher({"k1": b"n" * 32}))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ivr.crypto import Cipher
-from workers.recording_store import (
+from ivr.storage import (
     RecordingMissing,
     StoredObject,
     blob_context,

@@ -120,11 +120,11 @@ def make_recording_store(settings: Settings) -> RecordingStore:
     """The store the settings name: local files under recordings_dir, or an S3 bucket."""
     cipher = Cipher(settings.data_keys)
     if settings.recording_store == "s3":
-        from workers.recording_store.s3 import S3RecordingStore, make_s3_client
+        from ivr.storage.s3 import S3RecordingStore, make_s3_client
 
         if not settings.s3_bucket:
             raise ValueError("IVR_S3_BUCKET is required when IVR_RECORDING_STORE=s3")
         return S3RecordingStore(make_s3_client(settings.s3_endpoint_url), settings.s3_bucket, cipher)
-    from workers.recording_store.local import LocalRecordingStore
+    from ivr.storage.local import LocalRecordingStore
 
     return LocalRecordingStore(settings.recordings_dir, cipher)

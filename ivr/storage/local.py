@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ivr.crypto import Cipher
-from workers.recording_store import (
+from ivr.storage import (
     RecordingMissing,
     StoredObject,
     blob_context,
