@@ -24,8 +24,9 @@ from workers.deps import WorkerDeps, make_worker_redis, set_worker_deps
 from workers.jobs import RESULT_TTL_S
 from workers.redis_watch import REDIS_DOWN, watch_redis
 
-# Abandoned jobs (worker SIGKILLed) are found by RQ's registry clean-up, which a worker runs
-# this often; the default of 10 minutes is long for a hotline.
+# RQ's registry clean-up, which an idle worker runs only between blocking dequeues (405 s
+# apart): a backstop. Jobs of a worker killed whole are found by the sweeper within 30-45 s
+# (missed heartbeats), and retries a dead scheduler left behind it moves too (workers/sweeper.py).
 MAINTENANCE_INTERVAL_S = 120
 # How often a worker checks on its work horse; a dead horse is noticed within this.
 JOB_MONITORING_INTERVAL_S = 10
