@@ -6,9 +6,14 @@ arguments: RQ keeps failed jobs with their arguments, and caller data must never
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import unquote
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry as RedisRetry
+from redis.sentinel import Sentinel
 from rq import Queue, Retry
 from rq.job import Job
 
@@ -30,9 +35,72 @@ RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 30 * 24 * 3600  # long enough for a person to look; ids only inside
 
 
-def make_redis(url: str, *, timeout_s: float = 0.5) -> Redis:
-    """A Redis client that gives up fast: a webhook must answer even when Redis is down."""
-    return Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """Where the Sentinels are and which service (master group) they watch."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """`redis+sentinel://[[user]:password@]h1:26379,h2:26379/service[/db]` as a target; ValueError if not."""
+    if not url.startswith(SENTINEL_SCHEME):
+        raise ValueError(f"not a {SENTINEL_SCHEME} URL")
+    netloc, _, path = url[len(SENTINEL_SCHEME):].partition("/")
+    userinfo, _, hosts = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    sentinels = []
+    for item in filter(None, (part.strip() for part in hosts.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"sentinel {item!r} is not host:port")
+        sentinels.append((host.strip("[]"), int(port)))
+    parts = [part for part in path.split("?", 1)[0].split("/") if part]
+    if not sentinels or not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+        raise ValueError("must read redis+sentinel://host:port[,host:port...]/service[/db]")
+    return SentinelTarget(
+        sentinels=tuple(sentinels),
+        service=unquote(parts[0]),
+        db=int(parts[1]) if len(parts) == 2 else 0,
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+    )
+
+
+def sentinel_url(sentinels: str, service: str, db: int = 0) -> str:
+    """The URL form of IVR_REDIS_SENTINELS (`h1:26379,h2:26379`) plus IVR_REDIS_SERVICE."""
+    hosts = ",".join(part.strip() for part in sentinels.split(",") if part.strip())
+    return f"{SENTINEL_SCHEME}{hosts}/{service}/{db}"
+
+
+def make_redis(url: str, *, timeout_s: float = 0.5, patient: bool = False) -> Redis:
+    """The one way this code connects to Redis: a plain URL, or the master a set of Sentinels names.
+
+    The web side keeps the default short timeout (a webhook must answer even when Redis is down);
+    workers, the sweeper and the CLI pass a longer one. A Sentinel-managed client asks the
+    Sentinels for the master on every new connection, so after a failover the next command
+    reaches the new master; RQ rebuilds its scheduler's connection from the same pool settings.
+    """
+    # redis-py's default retries a failed command three times with 1, 2, 4 s pauses: right for a
+    # worker (`patient`), far too long for a webhook, which tries once more at once (after a
+    # failover that second try reaches the new master) and then answers without Redis.
+    retry = {} if patient else {"retry": RedisRetry(NoBackoff(), 1)}
+    if not url.startswith(SENTINEL_SCHEME):
+        return Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, **retry)
+    target = parse_sentinel_url(url)
+    timeouts = {"socket_connect_timeout": timeout_s, "socket_timeout": timeout_s}
+    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=dict(timeouts), **timeouts)  # type: ignore[no-untyped-call]
+    client: Redis = sentinel.master_for(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        target.service, db=target.db, username=target.username, password=target.password, **retry
+    )
+    return client
 
 
 def make_queue(redis: Redis, name: str = "intake") -> Queue:

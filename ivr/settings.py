@@ -14,8 +14,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ivr.queueing import SENTINEL_SCHEME, parse_sentinel_url, sentinel_url
 
 # Variable names as a deployer writes them, for error messages.
 _ENV_NAMES = {
@@ -64,6 +66,10 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite:///var/ivr.db", validation_alias=_env("database_url", "DATABASE_URL"))
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("redis_url", "REDIS_URL"))
+    redis_sentinels: str = ""
+    """`host:port,host:port` of Redis Sentinels; with `redis_service` it replaces REDIS_URL (database 0)."""
+    redis_service: str = "mymaster"
+    """The master group the Sentinels watch (IVR_REDIS_SERVICE)."""
     db_pool_size: int = Field(5, ge=1)
     """PostgreSQL connections each process keeps open (per gunicorn worker, per RQ worker)."""
     db_max_overflow: int = Field(5, ge=0)
@@ -234,9 +240,21 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if not value.startswith(("redis://", "rediss://", "unix://", SENTINEL_SCHEME)):
+            raise ValueError("must be a redis://, rediss://, unix:// or redis+sentinel:// URL")
+        if value.startswith(SENTINEL_SCHEME):
+            parse_sentinel_url(value)  # its ValueError names the expected form
         return value
+
+    @model_validator(mode="after")
+    def _sentinels_name_the_redis(self) -> Settings:
+        # Every process builds its connection from redis_url alone, so the Sentinel variables are
+        # folded into it here (the model is frozen; this runs once, while it is being built).
+        if self.redis_sentinels.strip():
+            url = sentinel_url(self.redis_sentinels, self.redis_service)
+            parse_sentinel_url(url)
+            object.__setattr__(self, "redis_url", url)
+        return self
 
     @field_validator("data_key")
     @classmethod

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.call_times import remember_settings
 from ivr.db import engine_for, make_sessionmaker
+from ivr.queueing import make_redis
 from ivr.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ REDIS_TIMEOUT_S = 10.0
 
 
 def make_worker_redis(url: str) -> Redis:
-    """A Redis client for workers, the sweeper and the CLI."""
-    return Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S)
+    """A Redis client for workers, the sweeper and the CLI (plain or Sentinel-managed, as the URL says)."""
+    return make_redis(url, timeout_s=REDIS_TIMEOUT_S, patient=True)
 
 
 @dataclass
