@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,55 @@ def test_the_commands(sqlite_url: str, make_settings: Any, tmp_path: Path, redis
     done = ivr("restore", str(tmp_path / "b"))
     assert done.returncode == 0, done.stderr
     assert "restored the sqlite database" in done.stdout
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """A bucket on moto's S3 server (a real HTTP endpoint on 127.0.0.1): endpoint and name."""
+    import boto3
+
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="recordings")
+    yield endpoint, "recordings"
+    server.stop()
+
+
+def test_the_drill_with_recordings_in_s3(
+    sqlite_url: str, make_settings: Any, s3_bucket: tuple[str, str], tmp_path: Path
+) -> None:
+    """The same drill with the recordings in an S3 bucket: listed, copied out, put back as stored."""
+    import boto3
+
+    endpoint, bucket = s3_bucket
+    settings = make_settings(database_url=sqlite_url, recording_store="s3", s3_endpoint_url=endpoint,
+                             s3_bucket=bucket)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    _make_cases(app)
+    before = _what_the_console_shows(app)
+    app.extensions["ivr"].close()
+    manifest = backup(settings, tmp_path / "backup")
+    assert manifest["recordings"] == {"store": "s3", "count": 7}
+
+    client = boto3.client("s3", endpoint_url=endpoint)
+    for item in client.list_objects_v2(Bucket=bucket)["Contents"]:
+        client.delete_object(Bucket=bucket, Key=item["Key"])
+    database = Path(make_url(sqlite_url).database or "")
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        path.unlink(missing_ok=True)
+
+    restore(settings, tmp_path / "backup")
+    assert client.list_objects_v2(Bucket=bucket)["KeyCount"] == 7
+    restored = create_app(settings)
+    restored.config["TESTING"] = True
+    try:
+        assert _what_the_console_shows(restored) == before
+    finally:
+        restored.extensions["ivr"].close()
