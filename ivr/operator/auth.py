@@ -33,13 +33,14 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from flask_babel import Babel, gettext
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
-from ivr import accounts, i18n
+from ivr import accounts, catalogues, display_time, i18n
 from ivr.accounts import Principal
 from ivr.db import utc_now
 from ivr.models import AuditEvent, Operator
@@ -109,6 +110,9 @@ def _setup(state: BlueprintSetupState) -> None:
     # Checked by this blueprint alone (below): Twilio's webhooks carry signatures, not CSRF tokens.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.extensions.setdefault("operator", {})["csrf"] = CSRFProtect(app)
+    # The console's words: the gettext catalogues, compiled at install and again here if stale.
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(catalogues.ready()))
+    Babel(app, default_locale=i18n.DEFAULT_LOCALE, locale_selector=locale)
 
 
 def principal() -> Principal:
@@ -129,8 +133,8 @@ def locale() -> str:
 
 
 def _(key: str, **params: Any) -> str:
-    """Translate for this request."""
-    return i18n.translate(key, locale(), **params)
+    """Translate `key` for this request (Flask-Babel, in `locale()`), with %(params)s filled in."""
+    return gettext(key, **params)
 
 
 def guard_console(blueprint: Blueprint, *, scripts: bool = True) -> None:
@@ -187,9 +191,9 @@ def _template_context() -> dict[str, Any]:
         "locale_names": i18n.LOCALE_NAMES,
         "me": principal() if signed_in else None,
         "action_form": ActionForm(),
-        "fmt_dt": i18n.format_datetime,
-        "fmt_time": i18n.format_time,
-        "fmt_duration": i18n.format_duration,
+        "fmt_dt": display_time.format_datetime,
+        "fmt_time": display_time.format_time,
+        "fmt_duration": display_time.format_duration,
         "fmt_wait": lambda seconds: i18n.format_wait(seconds, locale()),
         "nbsp": Markup("&nbsp;"),
         "url_rules": current_app.view_functions,
@@ -351,4 +355,4 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
 
 def now_local() -> str:
     """The time now, for "updated at" labels."""
-    return i18n.format_time(utc_now())
+    return display_time.format_time(utc_now())

@@ -13,7 +13,7 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr import followup, i18n
+from ivr import display_time, followup, i18n
 from ivr.db import utc_now
 from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator
 from ivr.operator import bp, casework, charts, queries, recordings
@@ -157,7 +157,7 @@ def _render_case(db: Session, case: Case, *, contact: str | None = None, status:
 
 
 def _aware(moment: datetime) -> datetime:
-    return i18n.local_time(moment) or moment
+    return display_time.local_time(moment) or moment
 
 
 def _wait_s(case: Case, handled_at: datetime | None) -> float | None:

@@ -1,0 +1,53 @@
+"""How times read on the console: Kazakhstan's time zone, dates, clock times and recording lengths.
+
+The same in every language, so no translation is involved (ivr.i18n holds the words).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+
+def _zone() -> tzinfo:
+    # Kazakhstan keeps one time zone, UTC+5, since 1 March 2024; zoneinfo knows it when tzdata is recent.
+    try:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo("Asia/Almaty")
+        if zone.utcoffset(datetime(2025, 1, 1)) == timedelta(hours=5):
+            return zone
+    except Exception:  # no tz database on this machine
+        pass
+    return timezone(timedelta(hours=5), "+05")
+
+
+DISPLAY_ZONE = _zone()
+
+
+def local_time(moment: datetime | None) -> datetime | None:
+    """A stored UTC time in Kazakhstan's time (SQLite returns naive UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(DISPLAY_ZONE)
+
+
+def format_datetime(moment: datetime | None) -> str:
+    """27.11.2026 14:05, in Kazakhstan's time; the same in every language."""
+    local = local_time(moment)
+    return local.strftime("%d.%m.%Y %H:%M") if local else "—"
+
+
+def format_time(moment: datetime | None) -> str:
+    """14:05:09 in Kazakhstan's time."""
+    local = local_time(moment)
+    return local.strftime("%H:%M:%S") if local else "—"
+
+
+def format_duration(seconds: float | None) -> str:
+    """m:ss for a recording's length."""
+    if seconds is None:
+        return "—"
+    total = round(seconds)
+    return f"{total // 60}:{total % 60:02d}"
