@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from ivr.settings import Settings, load_settings
+from ivr.twilio_standin import DEMO_API_FILE
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     simulate.add_argument("--flow", type=Path, help="try this flow file instead (e.g. a draft not yet live)")
     simulate.add_argument("--worker", action="store_true",
                           help="then run the worker steps: download, store, case, transcript")
+    simulate.add_argument("--into", metavar="URL",
+                          help="call the running line at URL (e.g. http://127.0.0.1:5000, started with `ivr up "
+                               "--demo`) instead of scratch storage: the case appears in the console")
+    simulate.add_argument("--twilio-api", metavar="URL",
+                          help="with --into: the Twilio stand-in the line fetches recordings from "
+                               f"(default: the one `ivr up --demo` wrote to {DEMO_API_FILE})")
     simulate.set_defaults(func=cmd_simulate)
 
     twilio = sub.add_parser("twilio", help="Twilio number set-up")
@@ -253,7 +261,9 @@ def cmd_prompts_check(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """A call in the terminal against the real app; with --worker, the worker steps after it."""
     from ivr.flow.schema import FlowError
-    from ivr.simulate import DEFAULT_FROM, CallFailed, Sandbox, ScriptedCaller, TerminalCaller, parse_keys, read_wav
+    from ivr.twilio_standin.callers import DEFAULT_FROM, ScriptedCaller, TerminalCaller, parse_keys, read_wav
+    from ivr.twilio_standin.player import CallFailed
+    from ivr.twilio_standin.sandbox import Sandbox
 
     settings = load_settings()
     try:
@@ -263,6 +273,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     caller = ScriptedCaller(keys, recording) if keys is not None else TerminalCaller(recording)
+    if args.into:
+        return _simulate_into(args, settings, caller)
     try:
         sandbox = Sandbox(settings, flow_path=args.flow, with_media=args.worker, quiet=True)
     except FlowError as exc:
@@ -291,6 +303,71 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             return _run_worker(sandbox, result)
         if args.worker:
             print("No recording was left, so the workers have nothing to do.")
+    return 0
+
+
+def _simulate_into(args: argparse.Namespace, settings: Any, caller: Any) -> int:
+    """One call into a running line, signed with its own token; its recording published on the Twilio stand-in."""
+    from ivr.flow.catalog import FlowCatalog
+    from ivr.flow.schema import FlowError
+    from ivr.twilio_standin.callers import DEFAULT_FROM, place_call, prompt_describer
+    from ivr.twilio_standin.player import CallFailed, HttpTransport, TwilioSimulator
+    from ivr.twilio_standin.rest_api import RemoteStandIn
+    from ivr.twilio_standin.sandbox import media_address
+
+    into = args.into.rstrip("/")
+    api_base = (args.twilio_api or (DEMO_API_FILE.read_text().strip() if DEMO_API_FILE.exists() else "")
+                or settings.twilio_api_base)
+    if media_address(api_base) is None:
+        print(f"the line fetches recordings from {api_base}, not from a stand-in on this machine: start the line "
+              "with `ivr up --demo` (or give --twilio-api)", file=sys.stderr)
+        return 2
+    token = settings.twilio_auth_token.get_secret_value()
+    if not token:
+        print("TWILIO_AUTH_TOKEN is empty: the line refuses unsigned calls; run this where the line's "
+              "var/local.env is", file=sys.stderr)
+        return 2
+    try:
+        catalog = FlowCatalog.open(args.flow or settings.flow_path, prompts_dir=settings.prompts_dir)
+    except FlowError as exc:
+        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+        return 1
+    config = catalog.config
+    line = config.line_named(args.line) if args.line else (config.line_for(args.to) if args.to else config.default)
+    if line is None:
+        print(f"no line {args.line!r}; lines: {', '.join(x.name for x in config.lines)}", file=sys.stderr)
+        return 2
+    number = args.to or (line.numbers[0] if line.numbers else "+70000000000")
+    flows = [catalog.registry(x).current for x in catalog.lines]
+    simulator = TwilioSimulator(
+        HttpTransport(into), auth_token=token,
+        # The line checks signatures against its public URL; `ivr up` makes it the address it listens on.
+        public_base_url=settings.public_base_url or into,
+        account_sid=settings.twilio_account_sid, api_base_url=api_base,
+        fake_api=RemoteStandIn(api_base, settings.twilio_account_sid, token),
+    )  # fmt: skip
+    from_ = args.from_ or DEFAULT_FROM
+    print(f"Calling {number} (line {line.name}) at {into} from {from_}")
+    try:
+        result = place_call(simulator, caller, to=number, from_=from_,
+                            describe_play=prompt_describer(catalog.registry(line).current, flows), on_heard=print)
+    except (CallFailed, OSError, RuntimeError) as exc:
+        print(f"the call failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Call {result.call_sid}: {result.duration_s} s, {len(result.recordings)} recording(s)")
+    # The numbers the caller heard read out, digit by digit: the reference first, then the PIN.
+    numbers = [h.text.rstrip(".").replace(", ", "") for h in result.heard
+               if h.kind == "say" and re.fullmatch(r"\d(, \d)*\.?", h.text)]
+    if not numbers:
+        print("No report was recorded, so there is no case reference.")
+        return 0
+    reference, pin = numbers[0], (numbers[1] if len(numbers) > 1 else None)
+    print(f"Case reference: {reference}")
+    if pin:
+        print(f"PIN: {pin}")
+        print(f"Follow up (press 9, the reference, the PIN, then 3 to hang up):\n"
+              f"  ivr simulate --into {into} --keys 9,{reference},{pin}#,3")
+    print(f"The case appears in the console once the worker has fetched the recording: {into}/operator/")
     return 0
 
 

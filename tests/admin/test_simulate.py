@@ -11,15 +11,15 @@ import pytest
 import redis
 from sqlalchemy import create_engine, inspect
 
-from ivr.simulate import (
+from ivr.twilio_standin.callers import (
     GatherPrompt,
-    Sandbox,
     ScriptedCaller,
     Speech,
     parse_keys,
     tone_recording,
     wav_recording,
 )
+from ivr.twilio_standin.sandbox import Sandbox
 from tests.admin.conftest import BUSINESS_NUMBER
 from tests.support.twilio_sim import make_wav
 
