@@ -5,6 +5,9 @@ anonymous caller's original voice, and the audit log named the supervisor; an ad
 itself a supervisor. Console and API, on SQLite and PostgreSQL.
 """
 
+# The console's fixtures are imported by name, so test parameters "redefine" them.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
