@@ -45,7 +45,7 @@ def translate(key: str, locale: str, **params: Any) -> str:
 
 def has_key(key: str) -> bool:
     """Whether the catalogues hold `key` (the English one has every key the others have)."""
-    return key in getattr(translations("en"), "_catalog", {})
+    return translations("en").gettext(key) != key
 
 
 def catalogue(directory: Path = catalogues.TRANSLATIONS) -> dict[str, tuple[str, str, str]]:

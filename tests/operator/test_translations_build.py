@@ -82,3 +82,20 @@ def test_the_wheel_carries_compiled_catalogues(tmp_path: Path) -> None:
         archive.extractall(tmp_path / "installed")
     kazakh = Translations.load(str(tmp_path / "installed" / "ivr" / "translations"), ["kk"])
     assert kazakh.gettext("queue.title") == "Өтініштер кезегі"
+
+
+def test_a_catalogue_edited_after_compiling_is_compiled_again(tmp_path: Path) -> None:
+    from babel.support import Translations
+
+    from ivr import catalogues
+
+    copy = _clean_copy(tmp_path / "checkout", "ivr/translations") / "ivr" / "translations"
+    assert catalogues.stale(copy) == ["en", "kk", "ru"]
+    assert len(catalogues.compile_catalogues(copy)) == 3 and catalogues.stale(copy) == []
+    po = copy / "kk" / "LC_MESSAGES" / "messages.po"
+    po.write_text(po.read_text().replace('msgstr "Өтініштер кезегі"', 'msgstr "Өтініштердің кезегі"'))
+    mo = po.with_suffix(".mo")
+    os.utime(po, (mo.stat().st_mtime + 5, mo.stat().st_mtime + 5))  # a later edit, even on a coarse clock
+    assert catalogues.stale(copy) == ["kk"]
+    assert catalogues.compile_catalogues(copy) == [mo]
+    assert Translations.load(str(copy), ["kk"]).gettext("queue.title") == "Өтініштердің кезегі"
