@@ -29,11 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start the whole line locally on embedded defaults")
-    up.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    up.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")),
+                    help="where the web app listens (default 5000, or $PORT)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--web-workers", type=int, default=2)
     up.add_argument("--stop-timeout", type=float, default=60.0, metavar="SECONDS",
                     help="on Ctrl-C, how long the worker may finish its job before it is killed")
+    up.add_argument("--demo", action="store_true",
+                    help="also run a stand-in for Twilio's recordings API, so `ivr simulate --into` can place "
+                         "calls whose cases reach the console (no Twilio account needed)")
     up.set_defaults(func=cmd_up)
 
     redis = sub.add_parser("redis", help="run the embedded Redis in the foreground (for the Procfile)")

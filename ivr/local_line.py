@@ -31,14 +31,15 @@ from ivr.settings import Settings, load_settings, twilio_credential_problems
 
 log = get_logger("ivr.up")
 
-STOP_ORDER = ("web", "worker", "sweeper", "redis")
+STOP_ORDER = ("web", "worker", "sweeper", "twilio", "redis")
 WAITING_FOR = {
     "web": "requests in progress to finish",
     "worker": "the job in progress (a recording being fetched or transcribed) to finish",
     "sweeper": "the sweep in progress to finish",
+    "twilio": "the demo's Twilio stand-in to close",
     "redis": "Redis to write its append-only file",
 }
-STOP_TIMEOUT_S = {"web": 30.0, "worker": 60.0, "sweeper": 15.0, "redis": 15.0}
+STOP_TIMEOUT_S = {"web": 30.0, "worker": 60.0, "sweeper": 15.0, "twilio": 5.0, "redis": 15.0}
 # A child that exits this soon after starting, this many times in a row, will not get better by
 # restarting (a busy port, a broken setting): the line stops and says so.
 RAPID_EXIT_S = 15.0
@@ -119,6 +120,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         env.setdefault(name, value)
     public = env.get("IVR_PUBLIC_BASE_URL") or f"http://{args.host}:{args.port}"
     env.setdefault("IVR_PUBLIC_BASE_URL", public)
+    demo_api = None
+    if getattr(args, "demo", False):
+        # The workers fetch recordings from a stand-in for Twilio's API, fed by `ivr simulate --into`.
+        demo_api = f"http://127.0.0.1:{_free_port_near(args.port + 1)}"
+        env["IVR_TWILIO_API_BASE"] = os.environ["IVR_TWILIO_API_BASE"] = demo_api
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     settings = load_settings()
     configure_logging(settings)
@@ -158,15 +164,36 @@ def cmd_up(args: argparse.Namespace) -> int:
     metrics_dir.mkdir(parents=True)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     python = sys.executable
+    if demo_api is not None:
+        from ivr.twilio_standin import DEMO_API_FILE
+
+        children.append(Child("twilio", [python, "-m", "ivr.twilio_standin.rest_api",
+                                         "--port", demo_api.rsplit(":", 1)[1]]))
+        DEMO_API_FILE.write_text(demo_api + "\n")
     children += [
         Child("web", [python, "-m", "gunicorn", "-c", "python:ivr.gunicorn_conf", "--bind", f"{args.host}:{args.port}",
                       "--workers", str(args.web_workers), "ivr.app:create_app()"]),
         Child("worker", [python, "-m", "ivr.cli", "worker"]),
         Child("sweeper", [python, "-m", "ivr.cli", "sweep", "--forever"]),
     ]  # fmt: skip
-    _announce(settings, public, env)
+    _announce(settings, public, env, demo_api)
     timeouts = dict(STOP_TIMEOUT_S, worker=float(args.stop_timeout))
-    return LineSupervisor(children, env, timeouts).run()
+    try:
+        return LineSupervisor(children, env, timeouts).run()
+    finally:
+        if demo_api is not None:
+            from ivr.twilio_standin import DEMO_API_FILE
+
+            DEMO_API_FILE.unlink(missing_ok=True)
+
+
+def _free_port_near(port: int) -> int:
+    """This port if it is free on 127.0.0.1, else one the system picks."""
+    if port_is_free("127.0.0.1", port):
+        return port
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _flows_can_serve(settings: Settings) -> bool:
@@ -189,7 +216,7 @@ def _flows_can_serve(settings: Settings) -> bool:
     return True
 
 
-def _announce(settings: Settings, public: str, env: dict[str, str]) -> None:
+def _announce(settings: Settings, public: str, env: dict[str, str], demo_api: str | None = None) -> None:
     """The URLs to give Twilio, as a log line (and a readable banner on a terminal)."""
     fields = {
         "voice_url": f"{public}/voice/incoming",
@@ -201,7 +228,16 @@ def _announce(settings: Settings, public: str, env: dict[str, str]) -> None:
         "redis": mask_url(env["REDIS_URL"]),
         "recordings": str(settings.recordings_dir),
     }
+    problems = twilio_credential_problems(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+    if demo_api is not None:
+        fields["demo_twilio_api"] = demo_api
+        fields["demo_call"] = f"ivr simulate --into {public} --keys 2,1,05,3"
     if sys.stdout.isatty():
+        placeholder = ("The Twilio credentials in var/local.env are placeholders made by `ivr up`: no real call can\n"
+                       "reach this line until you put your account's SID and auth token there.\n" if problems else "")
+        demo = (f"Demo: recordings are served by a Twilio stand-in at {demo_api}. Place a call with\n"
+                f"  {fields['demo_call']}\n" if demo_api else "")
+        first_user = "Add the first console account: ivr user add NAME --role admin (it asks for a password).\n"
         print(
             "\nHotline 1424 is starting.\n"
             f"  Voice URL (POST):        {fields['voice_url']}\n"
@@ -210,13 +246,13 @@ def _announce(settings: Settings, public: str, env: dict[str, str]) -> None:
             f"  Operators' console:      {fields['console']}\n"
             f"  Health:                  {fields['health']}\n"
             f"  Database: {fields['database']}   Redis: {fields['redis']}   Recordings: {fields['recordings']}\n"
+            f"{placeholder}{demo}{first_user}"
             "Give Twilio a public https URL (a tunnel or proxy) and set IVR_PUBLIC_BASE_URL to it.\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )
     else:
         log.info("line.starting", **fields)
-    problems = twilio_credential_problems(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
     if problems:
         log.warning("twilio.placeholder_credentials", problems=problems,
                     hint="put your account's SID and auth token in var/local.env; until then Twilio's "

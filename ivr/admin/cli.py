@@ -359,14 +359,14 @@ def _simulate_into(args: argparse.Namespace, settings: Any, caller: Any) -> int:
     numbers = [h.text.rstrip(".").replace(", ", "") for h in result.heard
                if h.kind == "say" and re.fullmatch(r"\d(, \d)*\.?", h.text)]
     if not numbers:
-        print("No report was recorded, so there is no case reference.")
+        print("No reference was read out in this call.")
         return 0
     reference, pin = numbers[0], (numbers[1] if len(numbers) > 1 else None)
     print(f"Case reference: {reference}")
     if pin:
         print(f"PIN: {pin}")
-        print(f"Follow up (press 9, the reference, the PIN, then 3 to hang up):\n"
-              f"  ivr simulate --into {into} --keys 9,{reference},{pin}#,3")
+        print(f"Follow up (2 for Russian, 9 for a reference you have, the reference, the PIN, 3 to end the call):\n"
+              f"  ivr simulate --into {into} --keys 2,9,{reference},{pin}#,3")
     print(f"The case appears in the console once the worker has fetched the recording: {into}/operator/")
     return 0
 
