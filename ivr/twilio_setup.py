@@ -56,15 +56,22 @@ def make_client(settings: Settings) -> Client:
     return client
 
 
-def wanted_settings(public_base_url: str) -> dict[str, str]:
-    """The voice settings a number of this line must have, as the REST API names them."""
+def wanted_settings(public_base_url: str, fallback_base_url: str | None = None) -> dict[str, str]:
+    """The voice settings a number of this line must have, as the REST API names them.
+
+    The fallback may live on another host (`fallback_base_url`): Twilio asks it only when the primary
+    fails, so it helps only if it does not fail with it.
+    """
     base = public_base_url.rstrip("/")
     if not base.startswith(("https://", "http://")):
         raise TwilioSetupError("set IVR_PUBLIC_BASE_URL (or --base-url) to the https address Twilio reaches us on")
+    fallback = (fallback_base_url or base).rstrip("/")
+    if not fallback.startswith(("https://", "http://")):
+        raise TwilioSetupError("--fallback-base-url must be the https address of the fallback host")
     return {
         "voice_url": base + VOICE_PATH,
         "voice_method": "POST",
-        "voice_fallback_url": base + FALLBACK_PATH,
+        "voice_fallback_url": fallback + FALLBACK_PATH,
         "voice_fallback_method": "POST",
         "status_callback": base + STATUS_PATH,
         "status_callback_method": "POST",
@@ -100,10 +107,11 @@ def find_number(client: Client, phone_number: str) -> NumberSettings:
 
 
 def configure_number(
-    client: Client, phone_number: str, public_base_url: str, *, dry_run: bool = False
+    client: Client, phone_number: str, public_base_url: str, *, dry_run: bool = False,
+    fallback_base_url: str | None = None,
 ) -> tuple[NumberSettings, NumberSettings]:
     """Set the number's voice, fallback and status URLs (all POST); returns (before, after)."""
-    wanted = wanted_settings(public_base_url)
+    wanted = wanted_settings(public_base_url, fallback_base_url)
     before = find_number(client, phone_number)
     if dry_run:
         return before, NumberSettings(sid=before.sid, phone_number=before.phone_number, **wanted)

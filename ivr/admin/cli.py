@@ -13,6 +13,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ivr.settings import Settings, load_settings
 from ivr.twilio_standin import DEMO_API_FILE
@@ -85,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     configure.add_argument("--number", action="append", default=[], help="E.164 number, e.g. +77172141424")
     configure.add_argument("--all-lines", action="store_true", help="every number in lines.yaml")
     configure.add_argument("--base-url", help="public base URL (default: IVR_PUBLIC_BASE_URL)")
+    configure.add_argument("--fallback-base-url", metavar="URL",
+                           help="base URL of the fallback host (default: the same as --base-url; better another "
+                                "host, which does not fail with this one)")
     configure.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     configure.set_defaults(func=cmd_twilio_configure)
 
@@ -411,6 +415,10 @@ def cmd_twilio_configure(args: argparse.Namespace) -> int:
     if base_url.startswith("http://"):
         print(f"warning: {base_url} is not https; Twilio's requests (and the caller's data) would travel "
               "unencrypted", file=sys.stderr)
+    fallback_base = (args.fallback_base_url or "").rstrip("/") or None
+    if urlsplit(fallback_base or base_url).netloc == urlsplit(base_url).netloc:
+        print("note: the fallback URL is on the same host as the voice URL, so it fails when this host does; "
+              "serve /voice/fallback from another host and give --fallback-base-url", file=sys.stderr)
     failed = 0
     try:
         client = make_client(settings)
@@ -419,7 +427,8 @@ def cmd_twilio_configure(args: argparse.Namespace) -> int:
         return 2
     for number in numbers:
         try:
-            before, after = configure_number(client, number, base_url, dry_run=args.dry_run)
+            before, after = configure_number(client, number, base_url, dry_run=args.dry_run,
+                                             fallback_base_url=fallback_base)
         except TwilioSetupError as exc:
             print(f"{number}: {exc}", file=sys.stderr)
             failed += 1

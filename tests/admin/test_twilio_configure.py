@@ -98,3 +98,19 @@ def test_configure_number_through_the_official_client(fake: FakeTwilioApi, make_
     assert after.sid == BUSINESS_SID
     with pytest.raises(TwilioSetupError, match=r"not an E\.164 number"):
         configure_number(twilio_client_for(fake), "8 717 214 14 25", "https://ivr.example.kz")
+
+
+def test_the_fallback_url_can_live_on_another_host(ivr, fake: FakeTwilioApi, twilio_env) -> None:  # type: ignore[no-untyped-def]
+    run = ivr("twilio", "configure", "--number", PUBLIC_NUMBER, "--fallback-base-url", "https://fallback.example.kz",
+              **twilio_env)
+
+    assert run.code == 0, run.err
+    number = fake.number(PUBLIC_SID)
+    assert number is not None
+    assert number["voice_url"] == f"{PUBLIC_BASE_URL}/voice/incoming"
+    assert number["voice_fallback_url"] == "https://fallback.example.kz/voice/fallback"
+
+
+def test_a_fallback_on_the_primary_host_is_warned_about(ivr, fake: FakeTwilioApi, twilio_env) -> None:  # type: ignore[no-untyped-def]
+    run = ivr("twilio", "configure", "--number", PUBLIC_NUMBER, **twilio_env)
+    assert run.code == 0 and "fallback" in run.err and "--fallback-base-url" in run.err
