@@ -27,6 +27,9 @@ command -v dot >/dev/null || missing+=(graphviz)
 # promtool checks and unit-tests the alert rules; systemd-analyze verifies the service files (deploy/).
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+# The production-layout rehearsal (tests/deploy) runs Redis under Sentinel behind HAProxy.
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)  # /usr/sbin: off some PATHs
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
