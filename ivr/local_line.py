@@ -233,11 +233,13 @@ def _announce(settings: Settings, public: str, env: dict[str, str], demo_api: st
         fields["demo_twilio_api"] = demo_api
         fields["demo_call"] = f"ivr simulate --into {public} --keys 2,1,05,3"
     if sys.stdout.isatty():
-        placeholder = ("The Twilio credentials in var/local.env are placeholders made by `ivr up`: no real call can\n"
-                       "reach this line until you put your account's SID and auth token there.\n" if problems else "")
+        placeholder = ("The Twilio credentials are placeholders (the ones `ivr up` wrote into var/local.env): no real\n"
+                       "call can reach this line until your account's SID and auth token are there.\n"
+                       if problems else "")
         demo = (f"Demo: recordings are served by a Twilio stand-in at {demo_api}. Place a call with\n"
                 f"  {fields['demo_call']}\n" if demo_api else "")
-        first_user = "Add the first console account: ivr user add NAME --role admin (it asks for a password).\n"
+        first_user = ("The console has no account at first: ivr user add NAME --role supervisor (it asks for a\n"
+                      "password; a supervisor sees every region's cases, an admin manages flows and accounts).\n")
         print(
             "\nHotline 1424 is starting.\n"
             f"  Voice URL (POST):        {fields['voice_url']}\n"

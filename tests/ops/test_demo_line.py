@@ -7,6 +7,7 @@ Twilio stand-in, the case in the console, a follow-up with the printed reference
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import create_engine, text
 
@@ -119,3 +121,26 @@ def test_a_demo_call_reaches_the_console_and_the_follow_up_works(tmp_path: Path)
         for pid in descendants(up.pid):
             os.kill(pid, signal.SIGKILL)
         sink.close()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_banner_names_the_console_the_first_account_and_placeholder_credentials(
+    make_settings, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    from ivr.local_line import _announce
+    from ivr.settings import PLACEHOLDER_ACCOUNT_SID
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    settings = make_settings(twilio_account_sid=PLACEHOLDER_ACCOUNT_SID)
+    _announce(settings, "http://127.0.0.1:5000", {"REDIS_URL": "redis://127.0.0.1:6380/0"}, "http://127.0.0.1:5001")
+
+    banner = terminal.getvalue()
+    assert "Operators' console:      http://127.0.0.1:5000/operator/" in banner
+    assert "ivr user add NAME --role supervisor" in banner
+    assert "credentials are placeholders" in banner
+    assert "ivr simulate --into http://127.0.0.1:5000" in banner
