@@ -230,6 +230,8 @@ def _requeue_lost(
             continue
         if job_status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
             continue  # a retry is waiting out its backoff, which can be long
+        if job is not None and job_status == JobStatus.QUEUED and age_s >= JUST_CLAIMED_S and _off_its_queue(job):
+            job_status = None  # a Redis failover kept the job but lost its place on the queue: lost
         if job_status in (JobStatus.QUEUED, JobStatus.STARTED) and age_s < settings.stuck_after_s:
             continue
         if job_status is None and age_s < JUST_CLAIMED_S:
@@ -247,6 +249,18 @@ def _requeue_lost(
             job.delete()
         if _enqueue(sessions, queue, intake_id):
             report.requeued.append(intake_id)
+
+
+def _off_its_queue(job: Job) -> bool:
+    """A job Redis says is queued but that is on no queue list, and no worker took it meanwhile.
+
+    Replication is asynchronous: a failover can keep a job's hash and lose the push onto its queue,
+    or keep a worker's pop and lose the write that marked it started. Such a job would wait out
+    `stuck_after_s` (40 minutes) before anything retried it.
+    """
+    if job.connection.lpos(Queue(job.origin, connection=job.connection).key, job.id) is not None:
+        return False
+    return job.get_status(refresh=True) == JobStatus.QUEUED
 
 
 def _schedule_follow_ups(

@@ -83,6 +83,22 @@ def test_queued_intake_whose_job_redis_lost_is_requeued(deps: WorkerDeps, fake_a
     assert status_of(deps, intake_id) == DONE
 
 
+def test_a_job_a_failover_took_off_its_queue_is_requeued_and_a_waiting_one_is_not(
+    deps: WorkerDeps, fake_api: FakeTwilioApi
+) -> None:
+    lost, waiting = add_intake(deps, fake_api), add_intake(deps, fake_api)
+    # The new master kept the job (status queued) but not its place on the queue (or kept a
+    # worker's pop but not the write that marked it started): nothing would run it for 40 minutes.
+    deps.redis.lrem(deps.queue.key, 0, job_id_for(lost))
+
+    report = sweep(deps.sessions, deps.queue, settings=deps.settings, now=utc_now() + later(60))
+
+    assert report.requeued == [lost]  # the one still waiting its turn on the queue stays as it is
+    assert sorted(deps.queue.job_ids) == sorted([job_id_for(lost), job_id_for(waiting)])
+    run_jobs(deps.queue)
+    assert status_of(deps, lost) == DONE and status_of(deps, waiting) == DONE and count(deps.sessions, Case) == 2
+
+
 def test_processing_intake_stuck_past_the_threshold_is_requeued(deps: WorkerDeps, fake_api: FakeTwilioApi) -> None:
     intake_id = add_intake(deps, fake_api)
     job = Job.fetch(job_id_for(intake_id), connection=deps.redis)
