@@ -25,8 +25,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from ivr import followup
-from ivr.case_reference import PinHasher, damm_digit, new_pin
+from ivr.cases import followup
+from ivr.cases.reference import PinHasher, damm_digit, new_pin
 from ivr.db import make_engine, make_sessionmaker, utc_now
 from ivr.migrations import upgrade
 from ivr.models import Call

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["IVR_ENV_FILE"] = ""
 
     from ivr.app import create_app
-    from ivr.case_reference import new_pin, new_reference
+    from ivr.cases.reference import new_pin, new_reference
     from ivr.flow.engine import CallState
     from ivr.migrations import upgrade
     from ivr.models import Case
@@ -253,7 +253,7 @@ class Line:
 
     def report(self, wav: bytes, seconds: int, *, status_delay_s: float = 0) -> tuple[str, str]:
         """Post one recording's status callback (and the call's end); its CallSid and RecordingSid."""
-        from ivr.case_reference import new_reference
+        from ivr.cases.reference import new_reference
         from ivr.flow.engine import CallState
         from tests.support.twilio_sim import new_sid
 

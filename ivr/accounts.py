@@ -15,7 +15,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -301,16 +301,10 @@ class SignIn:
     locked_until: datetime | None = None
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes for what we stored as UTC.
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
 
 def is_locked(operator: Operator, *, now: datetime | None = None) -> bool:
     """Whether the account is locked out right now."""
-    locked_until = _aware(operator.locked_until)
+    locked_until = operator.locked_until
     return locked_until is not None and locked_until > (now or utc_now())
 
 
@@ -341,9 +335,9 @@ def authenticate(sessions: sessionmaker[Session], username: str, password: str, 
         actor = f"operator:{known.id}"
         if claim is None:
             _audit(session, actor, "operator.sign_in_refused", reason="locked")
-            return SignIn(None, "locked", _aware(known.locked_until))
+            return SignIn(None, "locked", known.locked_until)
         if not is_valid:
-            locked_until = _aware(claim[1])
+            locked_until = claim[1]
             reason = "locked" if locked_until is not None else "bad"
             _audit(session, actor, "operator.sign_in_failed", reason=reason)
             return SignIn(None, reason, locked_until)
@@ -433,7 +427,7 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
     if operator is None or not operator.is_active:
         return None
     now = utc_now()
-    last = _aware(row.last_used_at)
+    last = row.last_used_at
     if last is None or now - last > timedelta(minutes=5):  # spare the database a write per request
         row.last_used_at = now
     return Principal.of(operator)

@@ -76,8 +76,7 @@ def blur_call_times(session: Session, call_id: int, *, minutes: int, assumed_ove
     for case in session.scalars(select(Case).where(Case.call_id == call_id)).all():
         session.execute(update(Case).where(Case.id == case.id).values(
             created_at=coarse_time(case.created_at, minutes), updated_at=coarse_time(case.updated_at, minutes),
-            notified_at=_coarse(case.notified_at, minutes),
-            call_deleted_at_twilio=_coarse(case.call_deleted_at_twilio, minutes)))
+            notified_at=_coarse(case.notified_at, minutes)))
     if finished:
         for stored in session.scalars(select(StoredRecording).where(StoredRecording.intake_id.in_(finished))):
             stored.stored_at = coarse_time(stored.stored_at, minutes)

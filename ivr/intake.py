@@ -1,9 +1,11 @@
-"""The outbox: a recording is written to the database before anything is enqueued.
+"""The outbox: a recording is filed in the database before anything is enqueued, and enqueued once.
 
 Twilio's record action and recording status callback may arrive in either order, twice, or
 one without the other (the caller hung up, our server was down). Each writes the same rows
 idempotently, keyed by CallSid and RecordingSid, so every order ends with one call and one
-intake per recording.
+intake per recording. Whoever files or finds a ready intake (the voice webhooks, reconcile,
+the sweeper) claims it in the database and enqueues it here: one winner, one job; a Redis
+error gives the claim back for the sweeper.
 """
 
 from __future__ import annotations
@@ -11,16 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
+from rq import Queue
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.call_times import blur_call_times
-from ivr.case_reference import PinHasher, new_pin, new_reference
+from ivr.cases.reference import PinHasher, new_pin, new_reference
 from ivr.crypto import Cipher
 from ivr.db import utc_now
+from ivr.logging import get_logger
 from ivr.models import PENDING, QUEUED, AuditEvent, Call, Intake
+from ivr.queueing import enqueue_processing
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -214,18 +222,47 @@ def record_intake(
     return intake
 
 
-def claim_for_enqueue(session: Session, intake_id: int) -> bool:
-    """Atomically move a ready, pending intake to queued; True for the one caller that did it.
+def claim_for_enqueue(session: Session, intake_id: int, *, is_ready: bool = True) -> bool:
+    """Atomically move a pending intake to queued; True for the one caller that did it.
 
     Several web processes may see the same callback; only the winner enqueues, so the queue
-    gets the job once.
+    gets the job once. `is_ready=False` claims an intake whose recording status callback never
+    came (the sweeper's call: the download retries until the recording is there).
     """
     result = session.execute(
         update(Intake)
-        .where(Intake.id == intake_id, Intake.status == PENDING, Intake.is_ready.is_(True))
+        .where(Intake.id == intake_id, Intake.status == PENDING, Intake.is_ready.is_(is_ready))
         .values(status=QUEUED, enqueued_at=utc_now(), updated_at=utc_now())
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def enqueue_claimed(sessions: sessionmaker[Session], queue: Queue, intake_id: int) -> bool:
+    """Enqueue processing of an intake this caller claimed; True if Redis took the job.
+
+    On a Redis error the claim goes back (pending, with the error), so the sweeper retries;
+    if even the database refuses that, the intake stays queued and the sweeper finds it lost.
+    """
+    try:
+        enqueue_processing(queue, intake_id)
+    except RedisError as error:
+        log.warning("intake.enqueue_failed", intake_id=intake_id, error=type(error).__name__)
+        try:
+            with sessions.begin() as session:
+                release_claim(session, intake_id, f"enqueue failed: {type(error).__name__}")
+        except SQLAlchemyError:
+            log.exception("intake.release_failed", intake_id=intake_id)
+        return False
+    log.info("intake.enqueued", intake_id=intake_id)
+    return True
+
+
+def claim_and_enqueue(sessions: sessionmaker[Session], queue: Queue, intake_id: int, *, is_ready: bool = True) -> bool:
+    """Claim a pending intake in its own transaction and enqueue it; False if another got there first."""
+    with sessions.begin() as session:
+        if not claim_for_enqueue(session, intake_id, is_ready=is_ready):
+            return False
+    return enqueue_claimed(sessions, queue, intake_id)
 
 
 def release_claim(session: Session, intake_id: int, error: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from ivr.case_reference import is_valid_reference
+from ivr.cases.reference import is_valid_reference
 from ivr.settings import Settings
 
 REDACTED = "[redacted]"

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ivr.db import Base, utc_now
+from ivr.db import Base, UTCDateTime, utc_now
 from ivr.encrypted_types import EncryptedJSON, EncryptedText
 
 # Intake statuses, in the order a recording moves through them.
@@ -49,16 +49,16 @@ class Call(Base):
     pending_pin_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Wrong PINs for this reference, across calls and numbers; past the limit it locks a while.
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_node: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="in-progress")
     duration_s: Mapped[int | None] = mapped_column(Integer)
     is_recovered: Mapped[bool] = mapped_column(Boolean, default=False)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When Twilio's log of this call (which holds the caller's number) was deleted, for calls that
     # leave no case of their own: dropped calls and follow-up calls.
-    deleted_at_twilio: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at_twilio: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     intakes: Mapped[list[Intake]] = relationship(back_populates="call", order_by="Intake.id")
 
@@ -83,9 +83,9 @@ class Intake(Base):
     duration_s: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
-    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     call: Mapped[Call] = relationship(back_populates="intakes")
 
@@ -99,7 +99,7 @@ class FlowVersion(Base):
     name: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(Text)
-    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class AuditEvent(Base):
@@ -108,7 +108,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
     actor: Mapped[str] = mapped_column(String(64))  # "voice", "worker", "operator:<id>", ...
     action: Mapped[str] = mapped_column(String(64))  # noun.past_verb, e.g. "intake.recorded"
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
@@ -144,11 +144,10 @@ class Case(Base):
     transcript_status: Mapped[str] = mapped_column(String(16), default="pending")
     category: Mapped[str | None] = mapped_column(String(64))
     assignee_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    call_deleted_at_twilio: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
 
     call: Mapped[Call] = relationship()
 
@@ -166,9 +165,9 @@ class StoredRecording(Base):
     sha256: Mapped[str] = mapped_column(String(64))  # of the plain audio, checked after reading it back
     size: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column()  # Mapped[float] maps to Float
-    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    deleted_at_twilio: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    deleted_at_twilio: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     intake: Mapped[Intake] = relationship()
 
@@ -199,8 +198,8 @@ class Transcript(Base):
     detected_language: Mapped[str | None] = mapped_column(String(8))
     error: Mapped[str | None] = mapped_column(Text)  # no caller data: exception class and our own words
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
 
     intake: Mapped[Intake] = relationship()
 
@@ -225,12 +224,12 @@ class Operator(Base):
     locale: Mapped[str] = mapped_column(String(2), default="ru")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped when the password, role or regions change or the account is disabled: old sessions end.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
 
 
 class ApiToken(Base):
@@ -242,9 +241,9 @@ class ApiToken(Base):
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseNote(Base):
@@ -256,7 +255,7 @@ class CaseNote(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
     text: Mapped[str] = mapped_column(EncryptedText("case_notes", "text"))  # encrypted at rest
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class CaseDetail(Base):
@@ -266,12 +265,12 @@ class CaseDetail(Base):
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     status_reason: Mapped[str | None] = mapped_column(String(32))
-    first_handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # ends the wait
+    first_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # ends the wait
     # A short text for the caller, who hears or reads it when calling back with reference and PIN.
     reporter_message: Mapped[str | None] = mapped_column(EncryptedText("case_details", "reporter_message"))
-    reporter_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reporter_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reporter_message_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
 
 
 class PinFailureHour(Base):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
 from ivr.call_times import remember_settings
-from ivr.case_reference import PinHasher
+from ivr.cases.reference import PinHasher
 from ivr.crypto import Cipher
 from ivr.db import engine_for, make_sessionmaker, utc_now
 from ivr.flow.catalog import FlowCatalog

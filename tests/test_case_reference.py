@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.case_reference import PIN_DIGITS, PinHasher, damm_digit, is_valid_reference, new_pin, new_reference
+from ivr.cases.reference import PIN_DIGITS, PinHasher, damm_digit, is_valid_reference, new_pin, new_reference
 
 
 def test_reference_has_eight_digits_and_a_valid_check_digit() -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from ivr.cases.opening import record_event
 from ivr.db import make_engine, make_sessionmaker, utc_now
 from ivr.logging import configure_logging
 from ivr.models import DONE, FAILED, INTAKE_STATUSES, QUEUED, Intake
 from ivr.queueing import enqueue_processing, job_id_for, make_queue
 from ivr.settings import load_settings
-from workers.cases import record_event
 from workers.deps import make_worker_redis
 
 

@@ -14,12 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ivr.call_times import settle_call_times
+from ivr.cases.opening import stamp_once
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Call, Intake, StoredRecording
 from ivr.queueing import FORGET_CALL
 from workers import download
-from workers.cases import stamp_once
 from workers.deps import WorkerDeps, worker_deps
 from workers.jobs import download_policy, enqueue_once
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -26,13 +26,13 @@ from sqlalchemy import select, update
 
 from ivr import queueing
 from ivr.call_times import settle_call_times
+from ivr.cases.opening import insert_once, open_case, record_event, stamp_once, transcript_summary
 from ivr.db import utc_now
 from ivr.logging import get_logger, scrub
 from ivr.models import DONE, FAILED, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
 from ivr.storage import RecordingConflict, RecordingMissing
 from workers import download
 from workers.audio import BadAudio, VoiceDisguiseUnavailable, disguise_voice, inspect_audio
-from workers.cases import insert_once, open_case, record_event, stamp_once, transcript_summary
 from workers.deps import WorkerDeps, worker_deps
 from workers.transcriber import LANGUAGES, Language, TranscriptionFailed
 from workers.transcriber.verdict import judge_transcript
@@ -360,15 +360,11 @@ def call_has_ended(call: Call, intake: Intake, settings: Any, now: datetime | No
     if call.status != "in-progress":
         return True
     now = now or utc_now()
-    started = _aware(intake.created_at)
+    started = intake.created_at
     if call.is_recovered:
-        started = min(started, _aware(call.started_at))
-    return _aware(started) < now - timedelta(seconds=settings.call_assumed_over_after_s)
+        started = min(started, call.started_at)
+    return started < now - timedelta(seconds=settings.call_assumed_over_after_s)
 
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes for what we wrote as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def release_at_twilio(intake_id: int, *, deps: WorkerDeps | None = None) -> bool:
@@ -420,8 +416,9 @@ def release_at_twilio(intake_id: int, *, deps: WorkerDeps | None = None) -> bool
 def _delete_call_log(deps: WorkerDeps, call_id: int, call_sid: str) -> None:
     """Delete an anonymous call at Twilio once all its recordings there are deleted."""
     with deps.sessions() as session:
-        case = session.scalars(select(Case).where(Case.call_id == call_id)).first()
-        if case is None or case.call_deleted_at_twilio is not None:
+        call = session.get(Call, call_id)
+        has_case = session.scalars(select(Case.id).where(Case.call_id == call_id)).first() is not None
+        if call is None or not has_case or call.deleted_at_twilio is not None:
             return
         rows = session.execute(
             select(Intake.id, StoredRecording.deleted_at_twilio)
@@ -434,9 +431,9 @@ def _delete_call_log(deps: WorkerDeps, call_id: int, call_sid: str) -> None:
     with deps.sessions.begin() as session:
         stamp_once(
             session,
-            update(Case)
-            .where(Case.call_id == call_id, Case.call_deleted_at_twilio.is_(None))
-            .values(call_deleted_at_twilio=utc_now()),
+            update(Call)
+            .where(Call.id == call_id, Call.deleted_at_twilio.is_(None))
+            .values(deleted_at_twilio=utc_now()),
             "call.deleted_at_twilio", call_id=call_id, was_there=was_there,
         )
         settle_call_times(session, call_id, deps.settings)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from ivr.call_times import settle_call_times
+from ivr.cases.opening import stamp_once
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Case
-from workers.cases import stamp_once
 from workers.deps import worker_deps
 
 log = get_logger(__name__)

@@ -13,18 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from ivr.cases.opening import record_event
 from ivr.crypto import Cipher
 from ivr.db import utc_now
-from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_intake, release_claim
+from ivr.intake import CallFacts, claim_for_enqueue, enqueue_claimed, ensure_call, record_intake
 from ivr.logging import get_logger
 from ivr.models import Call, Intake
-from ivr.queueing import enqueue_processing
 from ivr.settings import PLACEHOLDER_ACCOUNT_SIDS
 from workers import download
-from workers.cases import record_event
 from workers.deps import WorkerDeps, worker_deps
 
 log = get_logger(__name__)
@@ -129,10 +127,6 @@ def _file_recovered(deps: WorkerDeps, recording: download.RecordingInfo) -> int 
         record_event(session, "intake.recovered", call_id=call.id, intake_id=intake_id)
         claimed = claim_for_enqueue(session, intake_id)
     if claimed:
-        try:
-            enqueue_processing(deps.queue, intake_id)
-        except RedisError as error:
-            with deps.sessions.begin() as session:
-                release_claim(session, intake_id, f"enqueue failed: {type(error).__name__}")
+        enqueue_claimed(deps.sessions, deps.queue, intake_id)
     log.info("intake.recovered", intake_id=intake_id)
     return intake_id

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.cases.opening import record_event
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Call, Case, Intake, StoredRecording, Transcript
 from ivr.storage import RecordingStore
-from workers.cases import record_event
 from workers.deps import worker_deps
 
 log = get_logger(__name__)

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 
 from redis.exceptions import LockError, RedisError
@@ -29,13 +29,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import queueing
+from ivr.cases.opening import record_event
 from ivr.db import engine_for, make_sessionmaker, utc_now
-from ivr.intake import claim_for_enqueue, release_claim
+from ivr.intake import claim_and_enqueue, enqueue_claimed
 from ivr.logging import configure_logging, get_logger
 from ivr.models import DONE, FAILED, PENDING, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
-from ivr.queueing import FORGET_CALL, FORGET_DELAY_S, enqueue_processing, job_id_for, make_queue
+from ivr.queueing import FORGET_CALL, FORGET_DELAY_S, job_id_for, make_queue
 from ivr.settings import Settings, load_settings
-from workers.cases import record_event
 from workers.deps import make_worker_redis
 from workers.forget import calls_to_forget
 from workers.jobs import (
@@ -177,10 +177,8 @@ def _enqueue_pending(sessions: sessionmaker[Session], queue: Queue, report: Swee
             )
         )
     for intake_id in ids:
-        with sessions.begin() as session:
-            if not claim_for_enqueue(session, intake_id):
-                continue  # a webhook or another sweeper got there first
-        if _enqueue(sessions, queue, intake_id):
+        # False when a webhook or another sweeper got there first, or Redis refused it.
+        if claim_and_enqueue(sessions, queue, intake_id):
             report.enqueued.append(intake_id)
 
 
@@ -198,15 +196,7 @@ def _enqueue_unready(
             )
         )
     for intake_id in ids:
-        with sessions.begin() as session:
-            claimed = session.execute(
-                update(Intake)
-                .where(Intake.id == intake_id, Intake.status == PENDING, Intake.is_ready.is_(False))
-                .values(status=QUEUED, enqueued_at=utc_now(), updated_at=utc_now())
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
-                continue
-        if _enqueue(sessions, queue, intake_id):
+        if claim_and_enqueue(sessions, queue, intake_id, is_ready=False):
             report.unready.append(intake_id)
 
 
@@ -219,7 +209,7 @@ def _requeue_lost(
             select(Intake.id, Intake.status, Intake.updated_at).where(Intake.status.in_((QUEUED, PROCESSING)))
         ).all()
     for intake_id, status, updated_at in rows:
-        age_s = (now - _aware(updated_at)).total_seconds()
+        age_s = (now - updated_at).total_seconds()
         job = _fetch_job(queue, job_id_for(intake_id))
         job_status = job.get_status(refresh=False) if job is not None else None
         if job_status in TERMINAL_JOB_STATUSES:
@@ -247,7 +237,7 @@ def _requeue_lost(
                 continue  # it moved meanwhile: a worker is on it
         if job is not None:
             job.delete()
-        if _enqueue(sessions, queue, intake_id):
+        if enqueue_claimed(sessions, queue, intake_id):
             report.requeued.append(intake_id)
 
 
@@ -282,9 +272,10 @@ def _schedule_follow_ups(
                     report.releases.append(intake_id)
             calls_left = session.execute(
                 select(Case.call_id, StoredRecording.intake_id, StoredRecording.deleted_at_twilio)
+                .join(Call, Call.id == Case.call_id)
                 .join(Intake, Intake.call_id == Case.call_id)
                 .outerjoin(StoredRecording, StoredRecording.intake_id == Intake.id)
-                .where(Case.is_anonymous.is_(True), Case.call_deleted_at_twilio.is_(None))
+                .where(Case.is_anonymous.is_(True), Call.deleted_at_twilio.is_(None))
             ).all()
             by_call: dict[int, list[tuple[int | None, datetime | None]]] = {}
             for call_id, intake_id, deleted_at in calls_left:
@@ -354,18 +345,6 @@ def _schedule_forgets(
             report.forgets.append(call_id)
 
 
-def _enqueue(sessions: sessionmaker[Session], queue: Queue, intake_id: int) -> bool:
-    """Enqueue processing of a claimed intake; on a Redis error give the claim back."""
-    try:
-        enqueue_processing(queue, intake_id)
-        return True
-    except RedisError as error:
-        log.warning("intake.enqueue_failed", intake_id=intake_id, error=type(error).__name__)
-        with sessions.begin() as session:
-            release_claim(session, intake_id, f"enqueue failed: {type(error).__name__}")
-        return False
-
-
 def _mark_failed(sessions: sessionmaker[Session], intake_id: int, status: str, reason: str) -> bool:
     with sessions.begin() as session:
         result = session.execute(
@@ -386,9 +365,6 @@ def _fetch_job(queue: Queue, job_id: str) -> Job | None:
     except Exception:  # NoSuchJobError, or a job hash too damaged to read: treat as lost
         return None
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run_forever(settings: Settings, *, stop: threading.Event | None = None) -> None:

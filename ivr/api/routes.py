@@ -16,11 +16,15 @@ from flask import Response, abort, g, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from ivr import accounts
+from ivr import accounts, audio_stream
 from ivr.accounts import Principal
 from ivr.api import bp
+from ivr.cases import audit as audit_trail
+from ivr.cases import case as one_case
+from ivr.cases import casework, recordings
+from ivr.cases import queue as case_queue
+from ivr.cases import statistics as case_statistics
 from ivr.models import Case
-from ivr.operator import casework, queries, recordings
 from ivr.plain_text import UnsafeText, checked_text
 from ivr.services import services
 
@@ -122,13 +126,13 @@ def me() -> Response:
 @cases_only
 def list_cases() -> Response:
     """The queue, with the console's filters (status, region, language, from, to, mine, page)."""
-    filters = queries.parse_filters(request.args, _region_codes())
+    filters = case_queue.parse_filters(request.args, _region_codes())
     try:
-        page_size = min(max(int(request.args.get("page_size", queries.PAGE_SIZE)), 1), MAX_PAGE_SIZE)
+        page_size = min(max(int(request.args.get("page_size", case_queue.PAGE_SIZE)), 1), MAX_PAGE_SIZE)
     except ValueError:
-        page_size = queries.PAGE_SIZE
+        page_size = case_queue.PAGE_SIZE
     with services().sessions() as db:
-        page = queries.list_cases(db, principal(), filters, page_size=page_size)
+        page = case_queue.list_cases(db, principal(), filters, page_size=page_size)
     return jsonify(cases=[row.as_json() for row in page.rows], total=page.total, page=page.page, pages=page.pages)
 
 
@@ -137,12 +141,12 @@ def list_cases() -> Response:
 def waiting() -> Response:
     """New reports waiting, per region."""
     with services().sessions() as db:
-        counts = queries.waiting_by_region(db, principal())
+        counts = case_queue.waiting_by_region(db, principal())
     return jsonify(regions={code or "unknown": n for code, n in counts.items()}, total=sum(counts.values()))
 
 
 def _case_json(db: Session, case: Case) -> dict[str, Any]:
-    view = queries.case_view(db, case)
+    view = one_case.case_view(db, case)
     detail = view.detail
     return {
         "id": case.id,
@@ -158,14 +162,14 @@ def _case_json(db: Session, case: Case) -> dict[str, Any]:
         "transcript_status": case.transcript_status,
         "category": case.category,
         "assignee_id": case.assignee_id,
-        "received_at": queries.iso(case.created_at),
+        "received_at": case_queue.iso(case.created_at),
         "reporter_message": detail.reporter_message if detail else None,
         "recordings": [
             {
                 "intake_id": rec.intake.id,
                 "kind": rec.intake.kind,
                 "is_followup": rec.is_followup,
-                "recorded_at": queries.iso(rec.intake.created_at),
+                "recorded_at": case_queue.iso(rec.intake.created_at),
                 "duration_s": rec.stored.duration_s if rec.stored else rec.intake.duration_s,
                 "is_stored": rec.stored is not None and rec.stored.purged_at is None,
                 "audio_url": f"/api/recordings/{rec.intake.id}/audio",
@@ -183,7 +187,7 @@ def _case_json(db: Session, case: Case) -> dict[str, Any]:
             for rec in view.recordings
         ],
         "notes": [
-            {"id": note.id, "author": author, "text": note.text, "created_at": queries.iso(note.created_at)}
+            {"id": note.id, "author": author, "text": note.text, "created_at": case_queue.iso(note.created_at)}
             for note, author in view.notes
         ],
     }
@@ -305,7 +309,7 @@ def recording_audio(intake_id: int) -> Response:
         if wants_original:
             casework.unlock_original(db, person, case, intake)
         casework.record_listen(db, person, case, intake, version)
-    return recordings.respond_with_audio(request, key)
+    return audio_stream.respond_with_audio(request, key)
 
 
 @bp.get("/cases/<int:case_id>/audit")
@@ -314,7 +318,7 @@ def case_audit(case_id: int) -> Response:
     """Everything that happened to a case."""
     with services().sessions() as db:
         case = _case_or_404(db, case_id)
-        rows = queries.audit_for_case(db, case)
+        rows = audit_trail.audit_for_case(db, case)
     return jsonify(events=[row.as_json() for row in rows])
 
 
@@ -325,7 +329,7 @@ def user_audit(operator_id: int) -> Response:
     before = request.args.get("before", "")
     with services().sessions() as db:
         before_id = int(before) if before.isdigit() else None
-        rows = queries.audit_for_actor(db, f"operator:{operator_id}", before_id=before_id)
+        rows = audit_trail.audit_for_actor(db, f"operator:{operator_id}", before_id=before_id)
     return jsonify(events=[row.as_json() for row in rows])
 
 
@@ -333,7 +337,7 @@ def user_audit(operator_id: int) -> Response:
 @supervisors_only
 def overview() -> Response:
     """Reports per day and region, waiting times, drop-offs per menu step (?days=30)."""
-    days = queries.period_days(request.args.get("days"), minimum=1)
+    days = case_statistics.period_days(request.args.get("days"), minimum=1)
     with services().sessions() as db:
-        figures = queries.overview(db, principal(), days=days)
+        figures = case_statistics.overview(db, principal(), days=days)
     return jsonify(days=days, **figures.as_json())

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ivr.case_reference import is_valid_reference
+from ivr.cases.reference import is_valid_reference
 from ivr.flow.schema import (
     CaseStatusRef,
     Choice,

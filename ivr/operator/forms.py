@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ivr.operator.casework import NOTE_MAX_CHARS, REPORTER_MESSAGE_MAX_CHARS
+from ivr.cases.casework import NOTE_MAX_CHARS, REPORTER_MESSAGE_MAX_CHARS
 
 
 class LoginForm(FlaskForm):

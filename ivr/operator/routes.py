@@ -13,10 +13,15 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr import display_time, followup, i18n
+from ivr import audio_stream, display_time, i18n
+from ivr.cases import audit as audit_trail
+from ivr.cases import case as one_case
+from ivr.cases import casework, followup, recordings
+from ivr.cases import queue as case_queue
+from ivr.cases import statistics as case_statistics
 from ivr.db import utc_now
 from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator
-from ivr.operator import bp, casework, charts, queries, recordings
+from ivr.operator import bp, charts
 from ivr.operator.auth import (
     _,
     cases_only,
@@ -38,20 +43,20 @@ from ivr.operator.forms import (
 )
 from ivr.services import services
 
-LANGUAGES = queries.LANGUAGES
+LANGUAGES = case_queue.LANGUAGES
 POLL_INTERVAL_S = 15
 
 
-def queue_filters() -> queries.QueueFilters:
+def queue_filters() -> case_queue.QueueFilters:
     """The queue's filters from the query string."""
-    return queries.parse_filters(request.args, region_codes())
+    return case_queue.parse_filters(request.args, region_codes())
 
 
 def _queue_context(db: Session) -> dict[str, Any]:
     person = principal()
     filters = queue_filters()
-    page = queries.list_cases(db, person, filters)
-    waiting = queries.waiting_by_region(db, person)
+    page = case_queue.list_cases(db, person, filters)
+    waiting = case_queue.waiting_by_region(db, person)
     visible_regions = region_codes() if person.sees_all_regions else list(person.region_codes)
     args = {k: v for k, v in request.args.items() if k not in ("page", "partial")}
     return {
@@ -104,7 +109,7 @@ def _unlocked(intake_id: int) -> bool:
 
 def _render_case(db: Session, case: Case, *, contact: str | None = None, status: int = 200) -> tuple[str, int]:
     person = principal()
-    view = queries.case_view(db, case)
+    view = one_case.case_view(db, case)
     if person.is_supervisor:
         view.assignable = casework.assignable_operators(db, case)
     players = []
@@ -132,7 +137,7 @@ def _render_case(db: Session, case: Case, *, contact: str | None = None, status:
             }
         )
     status_form = StatusForm()
-    audit_rows = queries.audit_for_case(db, case) if person.is_supervisor else []
+    audit_rows = audit_trail.audit_for_case(db, case) if person.is_supervisor else []
     return render_template(
         "operator/case.html",
         view=view,
@@ -339,7 +344,7 @@ def recording_audio(intake_id: int) -> Response:
         except recordings.Unavailable as exc:
             abort(exc.status, description=exc.code)
         casework.record_listen(db, person, case, intake, version)
-    return recordings.respond_with_audio(request, key)
+    return audio_stream.respond_with_audio(request, key)
 
 
 # ---------------------------------------------------------------- supervisors
@@ -349,9 +354,9 @@ def recording_audio(intake_id: int) -> Response:
 @supervisors_only
 def overview() -> str:
     """Reports per day and region, waiting times, where callers hang up: as charts."""
-    days = queries.period_days(request.args.get("days"), minimum=7)
+    days = case_statistics.period_days(request.args.get("days"), minimum=7)
     with services().sessions() as db:
-        figures = queries.overview(db, principal(), days=days)
+        figures = case_statistics.overview(db, principal(), days=days)
     lang = locale()
     day_chart = charts.columns(
         [(day.strftime("%d.%m"), count) for day, count in figures.days], title=_("overview.per_day"),
@@ -395,7 +400,7 @@ def audit_log() -> str:
     """People's recent actions across the console."""
     before = request.args.get("before", "")
     with services().sessions() as db:
-        rows = queries.recent_audit(db, before_id=int(before) if before.isdigit() else None)
+        rows = audit_trail.recent_audit(db, before_id=int(before) if before.isdigit() else None)
         people = list(db.scalars(select(Operator).order_by(Operator.display_name)))
     return render_template("operator/audit.html", rows=rows, people=people, subject=None)
 
@@ -410,7 +415,7 @@ def user_audit(operator_id: int) -> str:
         if subject is None:
             abort(404)
         before_id = int(before) if before.isdigit() else None
-        rows = queries.audit_for_actor(db, f"operator:{operator_id}", before_id=before_id)
+        rows = audit_trail.audit_for_actor(db, f"operator:{operator_id}", before_id=before_id)
         people = list(db.scalars(select(Operator).order_by(Operator.display_name)))
     return render_template("operator/audit.html", rows=rows, people=people, subject=subject)
 
@@ -421,6 +426,6 @@ def case_audit(case_id: int) -> str:
     """Everything that happened to one case."""
     with services().sessions() as db:
         case = _case_or_404(db, case_id)
-        rows = queries.audit_for_case(db, case)
+        rows = audit_trail.audit_for_case(db, case)
     return render_template("operator/audit.html", rows=rows, people=[], subject=None, case=case)
 

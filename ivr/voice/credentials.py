@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.case_reference import new_pin, new_reference
+from ivr.cases.reference import new_pin, new_reference
 from ivr.crypto import DecryptionError
 from ivr.flow.engine import CallState
 from ivr.intake import CallFacts, ensure_call, issue_pin, record_intake

@@ -20,15 +20,16 @@ from flask import Blueprint, Response, abort, request, send_from_directory
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import followup, metrics, sids
-from ivr.case_reference import PIN_DIGITS
+from ivr import metrics, sids
+from ivr.cases import followup
+from ivr.cases.reference import PIN_DIGITS
 from ivr.crypto import DecryptionError
 from ivr.flow import engine
 from ivr.flow.engine import CallState, Lookup, Step
 from ivr.flow.schema import Flow
 from ivr.flow.twiml import to_twiml
-from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_call_end, record_intake, release_claim
-from ivr.queueing import enqueue_forget_call, enqueue_processing
+from ivr.intake import CallFacts, claim_for_enqueue, enqueue_claimed, ensure_call, record_call_end, record_intake
+from ivr.queueing import enqueue_forget_call
 from ivr.services import Services, services
 from ivr.settings import Settings
 from ivr.voice import credentials, fallback
@@ -458,17 +459,8 @@ def _file_followup(
 
 
 def _enqueue(svc: Services, intake_id: int) -> None:
-    try:
-        enqueue_processing(svc.queue, intake_id)
-        log.info("intake.enqueued", extra={"intake_id": intake_id})
-    except RedisError as exc:
+    if not enqueue_claimed(svc.sessions, svc.queue, intake_id):
         metrics.ENQUEUE_FAILED.inc()
-        log.warning("intake.enqueue_failed", extra={"intake_id": intake_id})
-        try:
-            with svc.sessions.begin() as session:
-                release_claim(session, intake_id, f"enqueue failed: {type(exc).__name__}")
-        except SQLAlchemyError:
-            log.exception("intake.release_failed", extra={"intake_id": intake_id})
 
 
 def _int(value: str | None) -> int | None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from ivr.case_reference import damm_digit
+from ivr.cases.reference import damm_digit
 from ivr.flow.engine import (
     Action,
     CallState,

@@ -1,7 +1,7 @@
 """What the console tests share: people of each role, cases made as the worker makes them, signing in.
 
 Imported by the conftest of tests/operator, tests/api and tests/e2e. Cases are written by the
-worker's own functions (`workers.cases.open_case`, the recording store, the voice disguise);
+worker's own functions (`ivr.cases.opening.open_case`, the recording store, the voice disguise);
 the browser test also runs the whole job chain on a call made through the real webhooks.
 """
 
@@ -99,9 +99,9 @@ class Console:
         disguise: bool = True,
     ) -> CaseRef:
         """A call, its recordings (stored encrypted), transcripts and case, as the worker leaves them."""
+        from ivr.cases.opening import open_case
         from ivr.storage import make_recording_store
         from workers.audio import disguise_voice
-        from workers.cases import open_case
 
         store = make_recording_store(self.svc.settings)
         call_sid = new_sid("CA")

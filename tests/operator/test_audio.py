@@ -76,7 +76,7 @@ def test_listening_is_audited_once_per_person_recording_and_window(console: Cons
 
 
 def test_console_reads_the_store_the_workers_write(app) -> None:
-    from ivr.operator.recordings import recording_reader
+    from ivr.audio_stream import recording_reader
     from ivr.storage.local import LocalRecordingStore
 
     with app.app_context():

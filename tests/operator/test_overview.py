@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import update
 
 from ivr.accounts import Principal
+from ivr.cases import statistics as case_statistics
 from ivr.db import utc_now
 from ivr.models import CaseDetail
-from ivr.operator import queries
 from tests.operator.console import Console, post_form
 from tests.support.twilio_sim import EmptyRecording, Hangup, Press, Silence, Talk
 
@@ -31,7 +31,7 @@ def test_figures_per_day_region_and_waits(console: Console, make_client) -> None
     with console.svc.sessions() as session:
         from ivr.accounts import get_operator
 
-        figures = queries.overview(session, Principal.of(get_operator(session, "dana")), days=30, now=now)
+        figures = case_statistics.overview(session, Principal.of(get_operator(session, "dana")), days=30, now=now)
     assert len(figures.days) == 30 and sum(n for _, n in figures.days) == 3
     assert figures.days[-1][1] == 1 or figures.days[-2][1] == 1  # today in Kazakhstan (UTC+5)
     assert dict(figures.regions) == {"02": 2, "13": 1}
@@ -49,7 +49,7 @@ def test_dropped_calls_per_menu_step_from_real_calls(app, twilio, console: Conso
     with console.svc.sessions() as session:
         from ivr.accounts import get_operator
 
-        figures = queries.overview(session, Principal.of(get_operator(session, "dana")))
+        figures = case_statistics.overview(session, Principal.of(get_operator(session, "dana")))
     dropped = {(node, status): n for node, status, n in figures.dropped}
     assert dropped == {("anonymity", "completed"): 1, ("region", "completed"): 1, ("record", "completed"): 1}, dropped
     assert figures.calls_total == 5
@@ -64,5 +64,5 @@ def test_operators_overview_counts_only_their_regions(console: Console) -> None:
     with console.svc.sessions() as session:
         from ivr.accounts import get_operator
 
-        figures = queries.overview(session, Principal.of(get_operator(session, "aigerim")))
+        figures = case_statistics.overview(session, Principal.of(get_operator(session, "aigerim")))
     assert dict(figures.regions) == {"02": 1} and figures.dropped == []

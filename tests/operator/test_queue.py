@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from ivr.cases.queue import PAGE_SIZE
 from ivr.db import utc_now
-from ivr.i18n import local_time
-from ivr.operator.queries import PAGE_SIZE
+from ivr.display_time import local_time
 from tests.operator.console import Console, post_form
 
 # Dates here are Kazakhstan dates: run at several hours of the UTC day (see the clock fixture).

@@ -53,7 +53,7 @@ def test_control_characters_already_stored_never_reach_the_twiml(
     reference, pin = report(app, twilio)
     case_id = _case_id(app, reference)
     _api_post(app, console, f"/api/cases/{case_id}/reporter-message", {"text": "Ждём вас"})
-    from ivr.operator import casework  # the one place that reads the message for the caller
+    from ivr.cases import casework  # the one place that reads the message for the caller
 
     with app.extensions["ivr"].sessions.begin() as session:
         detail = casework.details_of(session, session.get_one(Case, case_id))

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from ivr.case_reference import damm_digit
+from ivr.cases.reference import damm_digit
 from ivr.flow.engine import CallState, Digits, NoInput, Speech, step
 from ivr.flow.schema import FlowError, load_flow, parse_flow
 from ivr.models import Call

@@ -19,8 +19,9 @@ from argon2.exceptions import VerificationError
 from prometheus_client import REGISTRY
 from sqlalchemy import event, select
 
-from ivr import case_reference, followup
-from ivr.case_reference import damm_digit
+from ivr.cases import followup
+from ivr.cases import reference as case_reference
+from ivr.cases.reference import damm_digit
 from ivr.db import utc_now
 from ivr.models import AuditEvent, Call
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ivr.case_reference import is_valid_reference
+from ivr.cases.reference import is_valid_reference
 from ivr.crypto import Cipher
 from ivr.intake import contact_context
 from ivr.models import PENDING, QUEUED, AuditEvent, Call, Intake

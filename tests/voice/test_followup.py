@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ivr import followup
-from ivr.case_reference import damm_digit
+from ivr.cases import followup
+from ivr.cases.reference import damm_digit
 from ivr.db import utc_now
 from ivr.models import AuditEvent, Call, Case, Intake
 from tests.support.twilio_sim import Press, Silence, Talk, TwilioSimulator

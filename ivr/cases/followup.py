@@ -14,7 +14,7 @@ The slow hash runs between two short transactions, so no lock is held while it r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, or_, select, update
@@ -22,19 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
-from ivr.case_reference import PinHasher, new_pin
+from ivr.cases.reference import PinHasher, new_pin
 from ivr.db import utc_now
 from ivr.flow.engine import LookupDone
 from ivr.models import AuditEvent, Call, Case, CaseDetail, PinFailureHour
 
 ACTOR = "voice:followup"
 
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every time we store is UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 @dataclass(frozen=True)
@@ -183,7 +177,7 @@ def issue_new_pin(session: Session, pins: PinHasher, reference: str | None, digi
 
 def locked_until(call: Call, now: datetime | None = None) -> datetime | None:
     """Until when wrong PINs keep this call's reference locked; None if it is not locked."""
-    until = _aware(call.locked_until)
+    until = call.locked_until
     return until if until is not None and until > (now or utc_now()) else None
 
 

@@ -1,0 +1,232 @@
+"""The queue of cases as people read it: filters, one page of rows, what waits per region.
+
+Every query takes the `Principal` and applies `principal.case_scope()`, so a list or a count
+never includes a case the person could not open (the same holds in `statistics` and `audit`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from ivr.accounts import Principal
+from ivr.display_time import DISPLAY_ZONE
+from ivr.models import CASE_STATUSES, Case, Intake, Operator, Transcript
+
+PAGE_SIZE = 25
+LANGUAGES = ("kk", "ru", "en")
+STATUS_ORDER = {"new": 0, "in_review": 1, "forwarded": 2, "closed": 3}
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue shows: `status` "open" means everything not closed; "" means every status."""
+
+    status: str = "open"
+    region: str = ""
+    language: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    mine: bool = False
+    page: int = 1
+
+    def conditions(self, principal: Principal) -> list[ColumnElement[bool]]:
+        """SQL conditions for these filters, inside the person's scope."""
+        found: list[ColumnElement[bool]] = [principal.case_scope()]
+        if self.status == "open":
+            found.append(Case.status != "closed")
+        elif self.status:
+            found.append(Case.status == self.status)
+        if self.region == "none":
+            found.append(Case.region_code.is_(None))
+        elif self.region:
+            found.append(Case.region_code == self.region)
+        if self.language:
+            found.append(Case.language == self.language)
+        if self.date_from:
+            found.append(Case.created_at >= start_of_day(self.date_from))
+        if self.date_to:
+            found.append(Case.created_at < start_of_day(self.date_to + timedelta(days=1)))
+        if self.mine:
+            found.append(Case.assignee_id == principal.id)
+        return found
+
+
+def _date(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def parse_filters(args: Mapping[str, str], region_codes: list[str]) -> QueueFilters:
+    """Filters from a query string; unknown values are ignored, never trusted."""
+    status = args.get("status", "open")
+    region = args.get("region", "")
+    language = args.get("language", "")
+    try:
+        page = int(args.get("page", "1"))
+    except ValueError:
+        page = 1
+    return QueueFilters(
+        status=status if status in ("open", "", *CASE_STATUSES) else "open",
+        region=region if region in ("", "none", *region_codes) else "",
+        language=language if language in ("", *LANGUAGES) else "",
+        date_from=_date(args.get("from", "")),
+        date_to=_date(args.get("to", "")),
+        mine=args.get("mine") in ("1", "true"),
+        page=page,
+    )
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight of a day in Kazakhstan, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=DISPLAY_ZONE).astimezone(UTC)
+
+
+VERDICT_BY_RANK = {2: "unreliable", 1: "no_speech", 0: "reliable"}
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue."""
+
+    id: int
+    reference: str | None
+    status: str
+    is_urgent: bool
+    region_code: str | None
+    language: str | None
+    is_anonymous: bool
+    has_new_info: bool
+    is_recovered: bool
+    transcript_status: str
+    category: str | None
+    assignee_id: int | None
+    assignee_name: str | None
+    created_at: datetime
+    duration_s: float | None
+    recordings: int
+    transcript_verdict: str | None = None
+    """The least trustworthy verdict among the call's transcripts: unreliable, no_speech, reliable."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as the API returns it."""
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "status": self.status,
+            "is_urgent": self.is_urgent,
+            "region_code": self.region_code,
+            "language": self.language,
+            "is_anonymous": self.is_anonymous,
+            "has_new_info": self.has_new_info,
+            "transcript_status": self.transcript_status,
+            "category": self.category,
+            "assignee_id": self.assignee_id,
+            "received_at": iso(self.created_at),
+            "duration_s": self.duration_s,
+            "recordings": self.recordings,
+            "transcript_verdict": self.transcript_verdict,
+        }
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """A page of the queue and where it sits in the whole."""
+
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+
+
+def iso(moment: datetime | None) -> str | None:
+    """An aware UTC ISO-8601 time for JSON (SQLite returns naive UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def list_cases(
+    session: Session, principal: Principal, filters: QueueFilters, *, page_size: int = PAGE_SIZE
+) -> QueuePage:
+    """A page of the queue: urgent open cases pinned on top, then new ones, newest first."""
+    where = filters.conditions(principal)
+    total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, filters.page), pages)
+    durations = (
+        select(
+            Intake.call_id.label("call_id"),
+            func.sum(Intake.duration_s).label("duration_s"),
+            func.count(Intake.id).label("recordings"),
+        )
+        .group_by(Intake.call_id)
+        .subquery()
+    )
+    # The worst verdict of the call's transcripts: 2 unreliable, 1 no speech, 0 reliable.
+    verdict_rank = case(
+        (Transcript.verdict == "unreliable", 2),
+        (Transcript.verdict == "no_speech", 1),
+        (Transcript.verdict == "reliable", 0),
+    )
+    verdicts = (
+        select(Intake.call_id.label("call_id"), func.max(verdict_rank).label("rank"))
+        .join(Transcript, Transcript.intake_id == Intake.id)
+        .group_by(Intake.call_id)
+        .subquery()
+    )
+    pinned = case((and_(Case.is_urgent.is_(True), Case.status != "closed"), 0), else_=1)
+    status_rank = case(STATUS_ORDER, value=Case.status, else_=9)
+    query = (
+        select(Case, durations.c.duration_s, durations.c.recordings, Operator.display_name, verdicts.c.rank)
+        .outerjoin(durations, durations.c.call_id == Case.call_id)
+        .outerjoin(verdicts, verdicts.c.call_id == Case.call_id)
+        .outerjoin(Operator, Operator.id == Case.assignee_id)
+        .where(*where)
+        .order_by(pinned, status_rank, Case.created_at.desc(), Case.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    rows = [
+        QueueRow(
+            id=row.id,
+            reference=row.reference,
+            status=row.status,
+            is_urgent=row.is_urgent,
+            region_code=row.region_code,
+            language=row.language,
+            is_anonymous=row.is_anonymous,
+            has_new_info=row.has_new_info,
+            is_recovered=row.is_recovered,
+            transcript_status=row.transcript_status,
+            category=row.category,
+            assignee_id=row.assignee_id,
+            assignee_name=assignee,
+            created_at=row.created_at,
+            duration_s=float(duration) if duration is not None else None,
+            recordings=int(count or 0),
+            transcript_verdict=VERDICT_BY_RANK.get(rank),
+        )
+        for row, duration, count, assignee, rank in session.execute(query)
+    ]
+    return QueuePage(rows, int(total), page, pages)
+
+
+def waiting_by_region(session: Session, principal: Principal) -> dict[str | None, int]:
+    """How many new (untouched) reports wait in each region this person sees."""
+    query = (
+        select(Case.region_code, func.count())
+        .where(principal.case_scope(), Case.status == "new")
+        .group_by(Case.region_code)
+    )
+    return {region: int(count) for region, count in session.execute(query)}
