@@ -114,6 +114,13 @@ def test_worker_process_never_loads_flask() -> None:
     assert run.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_job_paths_are_named_only_in_queueing() -> None:
+    for path in [*(ROOT / "ivr").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]:
+        if path != ROOT / "ivr" / "queueing.py":
+            named = {name for name in _dotted_names(path) if name.startswith("workers.") and name.count(".") >= 2}
+            assert not named, f"{path} names job paths {named}: use the constants in ivr.queueing"
+
+
 def test_enqueued_job_path_resolves() -> None:
     from ivr.queueing import PROCESS_INTAKE
 

@@ -27,7 +27,6 @@ from workers.deps import WorkerDeps, worker_deps
 
 log = get_logger(__name__)
 
-RECONCILE_JOB = "workers.reconcile.reconcile"
 TWILIO_API = "https://api.twilio.com"
 # Recovered calls are treated as anonymous: we cannot know what the caller chose, and anonymity
 # is the promise we must never break by mistake.
