@@ -231,7 +231,7 @@ def _announce(settings: Settings, public: str, env: dict[str, str], demo_api: st
     problems = twilio_credential_problems(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
     if demo_api is not None:
         fields["demo_twilio_api"] = demo_api
-        fields["demo_call"] = f"ivr simulate --into {public} --keys 2,1,05,3"
+        fields["demo_call"] = f"ivr simulate --into {public} --keys 2,1,05,,3"
     if sys.stdout.isatty():
         placeholder = ("The Twilio credentials are placeholders (the ones `ivr up` wrote into var/local.env): no real\n"
                        "call can reach this line until your account's SID and auth token are there.\n"

@@ -79,7 +79,7 @@ def test_a_demo_call_reaches_the_console_and_the_follow_up_works(tmp_path: Path)
         report = tmp_path / "report.wav"
         report.write_bytes(make_wav(4))
 
-        call = _ivr(tmp_path, "simulate", "--into", line, "--keys", "2,1,05,3", "--record", str(report))
+        call = _ivr(tmp_path, "simulate", "--into", line, "--keys", "2,1,05,,3", "--record", str(report))
 
         assert call.returncode == 0, call.stdout + call.stderr
         reference = re.search(r"^Case reference: (\d+)$", call.stdout, re.MULTILINE)
