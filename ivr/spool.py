@@ -4,7 +4,9 @@ A caller must never hear a reference and PIN that are not durably stored. When t
 refuses the record step's write, the facts (call, recording, reference, PIN, region, language,
 anonymity, contact) go into one file per recording: encrypted with the data key (AES-GCM, bound
 to the file's name), written 0600, fsynced, renamed into place. Each web process replays its
-spool into the database once it answers again; the spool dir is per host (IVR_SPOOL_DIR).
+spool into the database once it answers again, and so do the sweeper and reconcile on that host
+(a host whose webhooks got no more traffic still files its reports); the spool dir is per host
+(IVR_SPOOL_DIR).
 """
 
 from __future__ import annotations
@@ -16,14 +18,28 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.crypto import Cipher, DecryptionError
+from ivr.intake import CallFacts, ensure_call, record_intake
+from ivr.models import Call
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".spool"
 _NAME = re.compile(r"\A(CA[0-9a-f]{32})-([A-Za-z0-9]{1,40})\.spool\Z")
+
+
+class PinHashing(Protocol):
+    """What filing a spooled PIN needs of the line's PinHasher."""
+
+    def hash(self, pin: str) -> str:
+        """The keyed slow hash of a PIN."""
+        ...
 
 
 class SpoolError(Exception):
@@ -101,6 +117,71 @@ class ReportSpool:
     def remove(path: Path) -> None:
         """Forget a record once the database holds it."""
         path.unlink(missing_ok=True)
+
+
+def pending_pin_context(call_sid: str) -> bytes:
+    """Binds a pending PIN's ciphertext to its call."""
+    return b"pending-pin:" + call_sid.encode()
+
+
+def replay(spool: ReportSpool, sessions: sessionmaker[Session], pins: PinHashing) -> list[int]:
+    """Move the spooled records into the database, oldest first; the ids of the intakes filed.
+
+    A record is removed only once its transaction committed. SQLAlchemyError (still down) stops
+    the replay; what is left stays for the next one. Safe to run in several processes at once:
+    filing is idempotent (CallSid, RecordingSid).
+    """
+    filed: list[int] = []
+    for path, record in spool.records():
+        try:
+            with sessions.begin() as session:
+                intake_id = file_record(session, record, spool.cipher, pins)
+        except (KeyError, TypeError, ValueError):
+            # Not a record this version can file: kept on disk for a person, never lost.
+            log.error("spool.unfileable", extra={"file": path.name})
+            continue
+        spool.remove(path)
+        if intake_id is not None:
+            filed.append(intake_id)
+        log.info("spool.replayed", extra={"call_sid": record.get("call_sid")})
+    return filed
+
+
+def replay_quietly(spool: ReportSpool, sessions: sessionmaker[Session], pins: PinHashing) -> list[int] | None:
+    """`replay`, logging instead of raising when the database still refuses; None then."""
+    if not spool.has_records():
+        return []
+    try:
+        return replay(spool, sessions, pins)
+    except SQLAlchemyError:
+        log.warning("spool.replay_failed", extra={"directory": str(spool.directory)})
+        return None
+
+
+def file_record(session: Session, record: dict[str, Any], cipher: Cipher, pins: PinHashing) -> int | None:
+    """File one spooled record (call facts, credentials, recording); its intake id, if it has a recording."""
+    call_sid = record["call_sid"]
+    facts = CallFacts(**record["facts"])
+    existing = session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
+    pin = record.get("pin")
+    # Spooled credentials count if they were read out, or if nothing else was stored for the call.
+    adopt = record.get("reference") is not None and (
+        existing is None or existing.pin_hash is None or bool(record.get("spoken")))
+    call = ensure_call(session, call_sid, facts, cipher, reference=record["reference"] if adopt else None)
+    if adopt and pin:
+        call.pin_hash = pins.hash(pin)  # hashed once, here
+        if call.ended_at is None:
+            # The call goes on: "repeat" must still find the PIN once the database is back.
+            call.pending_pin_ciphertext = cipher.encrypt(pin.encode(), context=pending_pin_context(call_sid))
+    if adopt and call.reference != record["reference"]:
+        taken = session.scalar(select(Call.id).where(Call.reference == record["reference"]))
+        if taken is None:
+            call.reference = record["reference"]
+    if not record.get("recording_sid"):
+        return None
+    intake = record_intake(session, call=call, recording_sid=record["recording_sid"],
+                           duration_s=record.get("duration_s"), is_ready=bool(record.get("is_ready")))
+    return intake.id
 
 
 def _mtime(path: Path) -> float:

@@ -6,6 +6,10 @@ for a window, and files each RecordingSid the database does not know as a call a
 of kind "recovered", which then goes through the normal chain (its case is marked recovered;
 language and region are unknown). It reads the recording list only, never a Call resource:
 that would hold the caller's number.
+
+A recording whose report this host spooled while the database was down (ivr/spool.py) is filed
+with the spooled facts first (reference, PIN, region, language, anonymity, contact), so the
+reference the caller heard works; it is then enqueued as the webhooks would have.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ivr.cases.opening import record_event
 from ivr.crypto import Cipher
@@ -22,6 +26,8 @@ from ivr.intake import CallFacts, claim_for_enqueue, enqueue_claimed, ensure_cal
 from ivr.logging import get_logger
 from ivr.models import Call, Intake
 from ivr.settings import PLACEHOLDER_ACCOUNT_SIDS
+from ivr.spool import ReportSpool
+from ivr.spool import replay_quietly as replay_spool
 from workers import download
 from workers.deps import WorkerDeps, worker_deps
 
@@ -47,6 +53,7 @@ class ReconcileReport:
 
     listed: int = 0
     recovered: list[int] = field(default_factory=list)  # new intake ids
+    spooled: list[int] = field(default_factory=list)  # filed from this host's spool with their facts
     too_recent: int = 0  # left for their callbacks, which may still be on the way
     skipped: str = ""  # why nothing was asked of Twilio, if it was not
 
@@ -72,8 +79,14 @@ def reconcile(hours: int | None = None, *, now: datetime | None = None) -> Recon
     )
     listed = list(download.list_recordings(settings, since=since, session=deps.http, retry=policy))
     report.listed = len(listed)
+    # Before anything is recovered: a spooled report must become its own case, not an anonymous one.
+    spooled = _replay_spool(deps)
     known = _known_sids(deps, [r.sid for r in listed])
     for recording in listed:
+        if recording.sid in spooled and recording.date_created <= youngest:
+            if _enqueue_spooled(deps, spooled[recording.sid]):
+                report.spooled.append(spooled[recording.sid])
+            continue
         if recording.sid in known:
             continue
         if recording.date_created > youngest:
@@ -86,9 +99,38 @@ def reconcile(hours: int | None = None, *, now: datetime | None = None) -> Recon
         if intake_id is not None:
             report.recovered.append(intake_id)
     log.info(
-        "reconcile.finished", listed=report.listed, recovered=len(report.recovered), too_recent=report.too_recent
+        "reconcile.finished", listed=report.listed, recovered=len(report.recovered), too_recent=report.too_recent,
+        spooled=len(report.spooled),
     )
     return report
+
+
+def _replay_spool(deps: WorkerDeps) -> dict[str, int]:
+    """File what this host spooled while the database was down: RecordingSid -> intake id."""
+    from ivr.cases.reference import PinHasher  # only when there is something to file: it hashes at start
+
+    settings = deps.settings
+    spool = ReportSpool(settings.spool_dir, Cipher(settings.data_keys))
+    if not spool.has_records():
+        return {}
+    filed = replay_spool(spool, deps.sessions, PinHasher(settings.data_keys)) or []
+    if not filed:
+        return {}
+    with deps.sessions() as session:
+        rows = session.execute(select(Intake.recording_sid, Intake.id).where(Intake.id.in_(filed))).all()
+    return {recording_sid: intake_id for recording_sid, intake_id in rows}
+
+
+def _enqueue_spooled(deps: WorkerDeps, intake_id: int) -> bool:
+    """A spooled report's recording is at Twilio: ready; claim and enqueue it. False if another did."""
+    with deps.sessions.begin() as session:
+        session.execute(update(Intake).where(Intake.id == intake_id, Intake.is_ready.is_(False))
+                        .values(is_ready=True, updated_at=utc_now()))
+        claimed = claim_for_enqueue(session, intake_id)
+    if claimed:
+        enqueue_claimed(deps.sessions, deps.queue, intake_id)
+        log.info("intake.spool_joined", intake_id=intake_id)
+    return claimed
 
 
 def _known_sids(deps: WorkerDeps, sids: list[str]) -> set[str]:

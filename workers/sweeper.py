@@ -5,7 +5,9 @@ webhook tried), `queued`/`processing` with no job left in Redis (Redis restarted
 append-only file, a worker was killed), or waiting for a status callback that never came, is
 enqueued again; so are the follow-up jobs (delete at Twilio, transcription retry, urgent
 notice) whose enqueue was lost. Several sweepers may run on several hosts: a Redis lock lets
-one sweep at a time, and every claim is a conditional update in the database as well.
+one sweep at a time, and every claim is a conditional update in the database as well. Before
+that, each sweeper files the reports its host's web processes spooled while the database was
+down (ivr/spool.py): the spool is per host, so this runs whoever holds the lock.
 
 Run it around the clock with `python -m workers.sweeper` (one process is enough; more are safe).
 """
@@ -36,6 +38,8 @@ from ivr.logging import configure_logging, get_logger
 from ivr.models import DONE, FAILED, PENDING, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
 from ivr.queueing import FORGET_CALL, FORGET_DELAY_S, job_id_for, make_queue
 from ivr.settings import Settings, load_settings
+from ivr.spool import ReportSpool
+from ivr.spool import replay_quietly as replay_spool
 from workers.deps import make_worker_redis
 from workers.forget import calls_to_forget
 from workers.jobs import (
@@ -82,6 +86,7 @@ class SweepReport:
     disguises: list[int] = field(default_factory=list)  # anonymous recordings still without a disguised copy
     abandoned: list[str] = field(default_factory=list)  # RQ jobs whose worker was killed whole (job ids)
     overdue: list[str] = field(default_factory=list)  # scheduled retries no scheduler moved (job ids)
+    replayed: list[int] = field(default_factory=list)  # intakes filed from this host's spool
     skipped: bool = False  # another sweeper held the lock
 
     @property
@@ -92,7 +97,7 @@ class SweepReport:
             for ids in (
                 self.enqueued, self.requeued, self.unready, self.failed,
                 self.releases, self.transcriptions, self.notifications, self.forgets, self.disguises,
-                self.abandoned, self.overdue,
+                self.abandoned, self.overdue, self.replayed,
             )
         )
 
@@ -107,10 +112,13 @@ def sweep(
     """One pass over the database; safe to run on several hosts at once."""
     settings = settings or load_settings()
     now = now or utc_now()
+    # This host's spool first, lock or not (another host's sweeper cannot see it): what it files
+    # is enqueued below, in this sweep if this one holds the lock.
+    replayed = _replay_spool(sessions, settings)
     lock = queue.connection.lock(LOCK_NAME, timeout=LOCK_TTL_S, blocking=False)
     if not lock.acquire(blocking=False):
-        return SweepReport(skipped=True)
-    report = SweepReport()
+        return SweepReport(replayed=replayed, skipped=True)
+    report = SweepReport(replayed=replayed)
     try:
         queues = [queue, make_queue(queue.connection, settings.transcribe_queue_name)]
         for each in queues:
@@ -132,7 +140,7 @@ def sweep(
             unready=len(report.unready), failed=len(report.failed), releases=len(report.releases),
             transcriptions=len(report.transcriptions), notifications=len(report.notifications),
             forgets=len(report.forgets), disguises=len(report.disguises), abandoned=len(report.abandoned),
-            overdue=len(report.overdue),
+            overdue=len(report.overdue), replayed=len(report.replayed),
         )
     return report
 
@@ -343,6 +351,17 @@ def _schedule_forgets(
     for call_id in call_ids:
         if enqueue_once(queue, FORGET_CALL, call_id, job_id=f"forget-{call_id}"):
             report.forgets.append(call_id)
+
+
+def _replay_spool(sessions: sessionmaker[Session], settings: Settings) -> list[int]:
+    """File the reports this host spooled while the database was down; the intake ids filed."""
+    from ivr.cases.reference import PinHasher  # only when there is something to file: it hashes at start
+    from ivr.crypto import Cipher
+
+    spool = ReportSpool(settings.spool_dir, Cipher(settings.data_keys))
+    if not spool.has_records():
+        return []
+    return replay_spool(spool, sessions, PinHasher(settings.data_keys)) or []
 
 
 def _mark_failed(sessions: sessionmaker[Session], intake_id: int, status: str, reason: str) -> bool:

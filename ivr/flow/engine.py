@@ -414,6 +414,9 @@ def _enter(
         state = replace(state, node=node_id) if keep_tries else replace(state, node=node_id, tries=0)
         keep_tries = False
         if isinstance(node, SayNode):
+            if node.no_reference is not None and not state.reference:
+                node_id = node.no_reference  # nothing kept to read out: say so, never empty numbers
+                continue
             actions += _say(flow, state, node.say)
             node_id = node.next
         elif isinstance(node, SetNode):

@@ -229,6 +229,9 @@ class SayNode(_Strict):
     kind: Literal["say"]
     say: list[SayItem]
     next: str
+    # Where the call goes instead when it has no reference to read out: the report could be
+    # stored neither in the database nor in the spool, and a caller never hears numbers not kept.
+    no_reference: str | None = None
 
 
 class MenuNode(_Waits):
@@ -644,6 +647,8 @@ class _Checker:
         for name in ("next", "answered", "goto"):
             if hasattr(node, name):
                 self.check_target([*loc, name], getattr(node, name))
+        if isinstance(node, SayNode) and node.no_reference is not None:
+            self.check_target([*loc, "no_reference"], node.no_reference)
         if hasattr(node, "after_retries"):
             self.check_choice([*loc, "after_retries"], node.after_retries)
         if isinstance(node, SetNode | DialNode):
@@ -740,6 +745,8 @@ def _targets(node: Node) -> Iterator[str]:
             yield getattr(node, name)
     if hasattr(node, "after_retries"):
         yield node.after_retries.goto
+    if isinstance(node, SayNode) and node.no_reference is not None:
+        yield node.no_reference
     if isinstance(node, MenuNode):
         for choice in node.options.values():
             yield choice.goto

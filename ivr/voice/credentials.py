@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, replace
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,10 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.cases.reference import new_pin, new_reference
 from ivr.crypto import DecryptionError
 from ivr.flow.engine import CallState
-from ivr.intake import CallFacts, ensure_call, issue_pin, record_intake
+from ivr.intake import CallFacts, ensure_call, issue_pin
 from ivr.models import Call
 from ivr.services import Services
-from ivr.spool import ReportSpool, SpoolError
+from ivr.spool import ReportSpool, SpoolError, pending_pin_context
+from ivr.spool import replay_quietly as spool_replay_quietly
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,6 @@ def spool_of(svc: Services) -> ReportSpool:
     if spool is None or spool.cipher is not svc.cipher:
         spool = _spools[id(svc)] = ReportSpool(svc.settings.spool_dir, svc.cipher)
     return spool
-
-
-def pending_pin_context(call_sid: str) -> bytes:
-    """Binds a pending PIN's ciphertext to its call."""
-    return b"pending-pin:" + call_sid.encode()
 
 
 def for_url(svc: Services, call_sid: str, state: CallState) -> CallState:
@@ -165,44 +160,12 @@ def replay(svc: Services) -> int:
     spool = spool_of(svc)
     if not spool.has_records() or time.monotonic() < _retry_at.get(id(svc), 0.0):
         return 0
-    done = 0
-    for path, record in spool.records():
-        try:
-            with svc.sessions.begin() as session:
-                _apply(svc, session, record)
-        except SQLAlchemyError:
-            log.warning("spool.replay_failed", extra={"file": path.name})
-            # Still down: webhooks must not each wait on it; try again a little later.
-            _retry_at[id(svc)] = time.monotonic() + REPLAY_RETRY_S
-            return done
-        spool.remove(path)
-        done += 1
-        log.info("spool.replayed", extra={"call_sid": record.get("call_sid")})
-    return done
-
-
-def _apply(svc: Services, session: Any, record: dict[str, Any]) -> None:
-    call_sid = record["call_sid"]
-    facts = CallFacts(**record["facts"])
-    existing = session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
-    # Spooled credentials count if they were read out, or if nothing else was stored for the call.
-    adopt = record.get("reference") is not None and (
-        existing is None or existing.pin_hash is None or bool(record.get("spoken")))
-    call = ensure_call(session, call_sid, facts, svc.cipher,
-                       reference=record["reference"] if adopt else None,
-                       pin=record.get("pin") if adopt else None, pins=svc.pins)
-    if adopt and record.get("pin"):
-        call.pin_hash = svc.pins.hash(record["pin"])
-    if adopt and record.get("pin") and call.ended_at is None:
-        # The call goes on: "repeat" must still find the PIN once the database is back.
-        call.pending_pin_ciphertext = svc.cipher.encrypt(record["pin"].encode(), context=pending_pin_context(call_sid))
-    if adopt and call.reference != record["reference"]:
-        taken = session.scalar(select(Call.id).where(Call.reference == record["reference"]))
-        if taken is None:
-            call.reference = record["reference"]
-    if record.get("recording_sid"):
-        record_intake(session, call=call, recording_sid=record["recording_sid"], duration_s=record.get("duration_s"),
-                      is_ready=bool(record.get("is_ready")))
+    filed = spool_replay_quietly(spool, svc.sessions, svc.pins)
+    if filed is None:
+        # Still down: webhooks must not each wait on it; try again a little later.
+        _retry_at[id(svc)] = time.monotonic() + REPLAY_RETRY_S
+        return 0
+    return len(filed)
 
 
 def _call_id_of(svc: Services, reference: str) -> int:

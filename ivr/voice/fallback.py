@@ -2,7 +2,8 @@
 
 Used by the number's fallback URL and by a webhook that cannot read its call state. It leans
 on as little as possible: no menu, anonymous by default (nothing identifies the caller), the
-recording prompt in Russian and Kazakh, then the reference and PIN.
+recording prompt in Russian and Kazakh, then the reference and PIN (or, if the report could be
+kept nowhere, that no reference can be given now).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ RU_THANKS = "Спасибо. Ваше сообщение принято."
 RU_REFERENCE = "Номер обращения."
 RU_PIN = "ПИН-код."
 RU_GOODBYE = "Спасибо за звонок. До свидания."
+RU_NO_REFERENCE = (
+    "Ваше сообщение записано, мы его рассмотрим. Но номер обращения сейчас выдать не можем. "
+    "Чтобы получить номер, позвоните позже."
+)
 RU_VOICE = ("Polly.Tatyana", "ru-RU")
 
 
@@ -65,15 +70,17 @@ def record_twiml(svc: Services, call_sid: str) -> str:
 
 
 def thanks_twiml(svc: Services, state: CallState) -> str:
-    """Thanks, the reference and the PIN digit by digit (twice), goodbye."""
+    """Thanks, the reference and the PIN digit by digit (twice), goodbye; no numbers if none were kept."""
     response = VoiceResponse()
-    response.say(RU_THANKS, voice=RU_VOICE[0], language=RU_VOICE[1])
     if state.reference and state.pin:
+        response.say(RU_THANKS, voice=RU_VOICE[0], language=RU_VOICE[1])
         for _ in range(2):
             response.say(RU_REFERENCE, voice=RU_VOICE[0], language=RU_VOICE[1])
             response.say(", ".join(state.reference) + ".", voice=RU_VOICE[0], language=RU_VOICE[1])
             response.say(RU_PIN, voice=RU_VOICE[0], language=RU_VOICE[1])
             response.say(", ".join(state.pin) + ".", voice=RU_VOICE[0], language=RU_VOICE[1])
+    else:
+        _say_message(svc, response, "no_reference_now", RU_NO_REFERENCE, greeting=False)
     response.say(RU_GOODBYE, voice=RU_VOICE[0], language=RU_VOICE[1])
     response.hangup()
     return str(response)
