@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                     "protects nothing (production refuses to start like this)")
 
     from ivr.admin.routes import bp as admin_bp
-    from ivr.api import bp as api_bp
+    from ivr.api.routes import bp as api_bp
     from ivr.operator import bp as operator_bp
     from ivr.ops.routes import bp as ops_bp
     from ivr.voice.routes import bp as voice_bp

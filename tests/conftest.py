@@ -1,11 +1,14 @@
-"""Shared fixtures: a real Redis, real SQLite and PostgreSQL, the real app, a signed Twilio stand-in."""
+"""Shared fixtures: a real Redis, real SQLite and PostgreSQL, the real app, a signed Twilio stand-in,
+and the worker side (a fake Twilio REST API, worker deps on the test database, a fake transcriber)."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -13,6 +16,12 @@ import time_machine
 
 from ivr.settings import Settings
 from tests.support.services import RedisServer, postgres_available, postgres_schema
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from tests.support.fake_twilio_api import FakeTwilioApi
+    from workers.deps import WorkerDeps
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -144,3 +153,96 @@ def twilio(client):  # type: ignore[no-untyped-def]
         public_base_url=PUBLIC_BASE_URL,
         account_sid=ACCOUNT_SID,
     )
+
+
+# --------------------------------------------------------------------------- the worker side
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeTwilioApi]:
+    """Twilio's REST API and media on 127.0.0.1, with the test account's credentials."""
+    from tests.support.fake_twilio_api import FakeTwilioApi
+
+    with FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN, stall_s=2.0) as api:
+        yield api
+
+
+@pytest.fixture
+def worker_settings(
+    make_settings: Callable[..., Settings], database_url: str, fake_api: FakeTwilioApi
+) -> Callable[..., Settings]:
+    """Settings for worker tests on the parametrised database, pointed at the fake Twilio."""
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": database_url,
+            "twilio_api_base": fake_api.base_url,
+            "download_backoff_s": 0.01,
+            "download_budget_s": 5.0,
+            "download_timeout_s": 1.0,
+            "transcribe_retry_intervals_s": [1, 1],
+            "notify_retry_intervals_s": [1, 1],
+        }
+        values.update(overrides)
+        return make_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def transcriber(request: pytest.FixtureRequest) -> Any:
+    """The transcriber the worker deps use; parametrize indirectly with a factory to change it."""
+    from tests.workers.test_jobs_support import FakeTranscriber
+
+    factory = getattr(request, "param", FakeTranscriber)
+    return factory()
+
+
+@pytest.fixture
+def deps(worker_settings: Callable[..., Settings], transcriber: Any) -> Iterator[WorkerDeps]:
+    """Worker dependencies on the test database and Redis, installed for in-process jobs."""
+    from workers.deps import WorkerDeps, set_worker_deps
+
+    built = WorkerDeps.from_settings(worker_settings())
+    built = replace(built, transcriber_factory=lambda: transcriber)
+    set_worker_deps(built)
+    yield built
+    set_worker_deps(None)
+    built.close()
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """process_intake gets two quick retries (three attempts) instead of the hours-long backoff."""
+    intervals = [0, 0]
+    monkeypatch.setattr("ivr.queueing.RETRY_INTERVALS_S", intervals)
+    return intervals
+
+
+@pytest.fixture
+def e2e_settings(worker_settings: Callable[..., Settings], fake_api: FakeTwilioApi) -> Settings:
+    """One set of settings for the app, the in-process deps and the worker processes."""
+    return worker_settings(transcriber="none")
+
+
+@pytest.fixture
+def e2e_deps(e2e_settings: Settings) -> Iterator[WorkerDeps]:
+    """Worker dependencies for in-process jobs and sweeps, on the same settings."""
+    from workers.deps import WorkerDeps, set_worker_deps
+
+    built = WorkerDeps.from_settings(e2e_settings)
+    set_worker_deps(built)
+    yield built
+    set_worker_deps(None)
+    built.close()
+
+
+@pytest.fixture
+def wired_app(e2e_settings: Settings) -> Iterator[Flask]:
+    """The real app on the test's database and Redis."""
+    from ivr.app import create_app
+
+    app = create_app(e2e_settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["ivr"].close()

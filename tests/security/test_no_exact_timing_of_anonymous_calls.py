@@ -23,10 +23,8 @@ from ivr.settings import Settings
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import FlaskTransport, Press, Silence, Talk, TwilioSimulator
-from tests.workers.test_jobs_support import deps, fake_api, run_jobs, transcriber, use_settings, worker_settings
+from tests.workers.test_jobs_support import run_jobs, use_settings
 from workers.deps import WorkerDeps
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 ANONYMOUS = [Press("2"), Press("1"), Press("02"), Talk(6), Press("3"), Silence()]
 NAMED = [Press("2"), Press("2"), Press("1"), Press("02"), Talk(6), Press("3"), Silence()]

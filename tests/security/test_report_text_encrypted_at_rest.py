@@ -36,19 +36,11 @@ from tests.conftest import DATA_KEY
 from tests.operator.console import Console, console, fast_password_hashes, make_client, post_form
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.services import postgres_available, postgres_schema
-from tests.workers.test_jobs_support import (
-    FakeTranscriber,
-    add_intake,
-    call_of,
-    deps,
-    fake_api,
-    transcriber,
-    worker_settings,
-)
+from tests.workers.test_jobs_support import FakeTranscriber, add_intake, call_of
 from workers.deps import WorkerDeps
 from workers.jobs import process_intake, transcribe_intake
 
-__all__ = ["console", "deps", "fake_api", "fast_password_hashes", "make_client", "transcriber", "worker_settings"]
+__all__ = ["console", "fast_password_hashes", "make_client"]
 
 # Each text carries a Cyrillic and a Latin word that appear nowhere else in a database.
 REPORT = "Аким Жолдасбеков потребовал пятьсот тысяч, Zholdasbekov said pay by Friday"

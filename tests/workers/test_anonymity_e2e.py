@@ -11,10 +11,8 @@ from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import FlaskTransport, Press, Silence, Speak, Talk, TwilioSimulator
 from tests.voice.test_anonymity import FORMS, NAME, NUMBER, everything_in_redis, everything_in_the_database
-from tests.workers.test_jobs_support import deps, fake_api, run_jobs, transcriber, worker_settings
+from tests.workers.test_jobs_support import run_jobs
 from workers.deps import WorkerDeps
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 
 def test_anonymous_report_leaves_the_number_nowhere_after_the_workers(

@@ -8,21 +8,11 @@ from sqlalchemy import select
 
 from ivr.models import DONE, Case, Intake, StoredRecording
 from tests.support.fake_twilio_api import FakeTwilioApi
-from tests.workers.test_jobs_support import (
-    add_intake,
-    audit_actions,
-    deps,
-    fake_api,
-    run_jobs,
-    transcriber,
-    worker_settings,
-)
+from tests.workers.test_jobs_support import add_intake, audit_actions, run_jobs
 from workers import jobs
 from workers.audio import VoiceDisguiseUnavailable
 from workers.deps import WorkerDeps
 from workers.sweeper import sweep
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 
 def stored(deps: WorkerDeps) -> StoredRecording:

@@ -12,22 +12,9 @@ from ivr.models import DONE, StoredRecording, Transcript
 from ivr.settings import Settings
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import Press, Silence, Talk
-from tests.workers.test_e2e_support import (
-    cases,
-    e2e_deps,
-    fake_api,
-    finish,
-    intakes,
-    simulator,
-    start_worker,
-    transcriber,
-    wired_app,
-    worker_settings,
-)
+from tests.workers.test_e2e_support import cases, finish, intakes, simulator, start_worker
 from tests.workers.test_jobs_support import add_intake, espeak_wav, run_jobs, wav_seconds
 from workers.deps import WorkerDeps
-
-__all__ = ["e2e_deps", "fake_api", "transcriber", "wired_app", "worker_settings"]
 
 LANGUAGE_KEYS = {"kk": "1", "ru": "2", "en": "3"}
 ENGLISH = "The police officer demanded money from me at the hospital."

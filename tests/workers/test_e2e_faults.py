@@ -16,27 +16,10 @@ from tests.conftest import ROOT
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.services import RedisServer
 from tests.support.twilio_sim import RECORDING_CALLBACK_MODES, FlaskTransport, Hangup, Input, Press, Silence, Talk
-from tests.workers.test_e2e_support import (
-    cases,
-    e2e_deps,
-    e2e_settings,
-    fake_api,
-    finish,
-    intakes,
-    kill,
-    simulator,
-    start_worker,
-    transcriber,
-    wait_for,
-    wired_app,
-    worker_env,
-    worker_settings,
-)
+from tests.workers.test_e2e_support import cases, finish, intakes, kill, simulator, start_worker, wait_for, worker_env
 from tests.workers.test_jobs_support import add_intake, audit_actions, count, run_jobs
 from workers.deps import WorkerDeps
 from workers.sweeper import sweep
-
-__all__ = ["e2e_deps", "e2e_settings", "fake_api", "transcriber", "wired_app", "worker_settings"]
 
 REPORT: list[Input] = [Press("2"), Press("1"), Press("02"), Talk(12), Press("3"), Silence()]
 HUNG_UP: list[Input] = [Press("2"), Press("1"), Press("02"), Hangup(recorded_s=9)]

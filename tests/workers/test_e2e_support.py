@@ -1,6 +1,7 @@
 """Parts of the end-to-end tests: the app's Twilio side wired to the fake API, real worker processes.
 
-Named test_e2e_support so it sits with the e2e tests; it holds fixtures and helpers, no tests.
+Named test_e2e_support so it sits with the e2e tests; it holds helpers, no tests. The fixtures
+(`e2e_settings`, `e2e_deps`, `wired_app`) are in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -24,39 +24,8 @@ from ivr.settings import Settings
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, ROOT
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import FlaskTransport, TwilioSimulator
-from tests.workers.test_jobs_support import deps, fake_api, transcriber, worker_settings
-from workers.deps import WorkerDeps, set_worker_deps
-
-__all__ = ["deps", "e2e_deps", "e2e_settings", "fake_api", "transcriber", "wired_app", "worker_settings"]
 
 RQ = str(Path(sys.executable).with_name("rq"))
-
-
-@pytest.fixture
-def e2e_settings(worker_settings: Callable[..., Settings], fake_api: FakeTwilioApi) -> Settings:
-    """One set of settings for the app, the in-process deps and the worker processes."""
-    return worker_settings(transcriber="none")
-
-
-@pytest.fixture
-def e2e_deps(e2e_settings: Settings) -> Iterator[WorkerDeps]:
-    """Worker dependencies for in-process jobs and sweeps, on the same settings."""
-    built = WorkerDeps.from_settings(e2e_settings)
-    set_worker_deps(built)
-    yield built
-    set_worker_deps(None)
-    built.close()
-
-
-@pytest.fixture
-def wired_app(e2e_settings: Settings) -> Iterator[Flask]:
-    """The real app on the test's database and Redis."""
-    from ivr.app import create_app
-
-    app = create_app(e2e_settings)
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["ivr"].close()
 
 
 def simulator(app: Flask, fake: FakeTwilioApi, *, recording_callbacks: str = "after_action") -> TwilioSimulator:

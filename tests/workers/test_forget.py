@@ -12,12 +12,10 @@ from ivr.models import Call, Case, Intake
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import FlaskTransport, Press, Silence, Talk, TwilioSimulator
-from tests.workers.test_jobs_support import deps, fake_api, run_jobs, transcriber, worker_settings
+from tests.workers.test_jobs_support import run_jobs
 from workers.deps import WorkerDeps
 from workers.forget import forget_call
 from workers.sweeper import sweep
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 
 def simulator(app, fake: FakeTwilioApi) -> TwilioSimulator:  # type: ignore[no-untyped-def]

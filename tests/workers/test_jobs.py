@@ -22,21 +22,14 @@ from tests.workers.test_jobs_support import (
     audit_actions,
     call_of,
     count,
-    deps,
-    fake_api,
-    fast_retries,
     make_wav,
     run_jobs,
     set_call_status,
-    transcriber,
     use_settings,
-    worker_settings,
 )
 from workers import jobs
 from workers.deps import WorkerDeps
 from workers.jobs import process_intake, release_at_twilio
-
-__all__ = ["deps", "fake_api", "fast_retries", "transcriber", "worker_settings"]  # fixtures in use
 
 
 def stored_row(deps: WorkerDeps, intake_id: int) -> StoredRecording:

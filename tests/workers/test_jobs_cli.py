@@ -12,19 +12,8 @@ from ivr.models import DONE, FAILED, QUEUED, Intake
 from ivr.queueing import job_id_for
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.workers.test_e2e_support import worker_env
-from tests.workers.test_jobs_support import (
-    add_intake,
-    audit_actions,
-    deps,
-    fake_api,
-    fast_retries,
-    run_jobs,
-    transcriber,
-    worker_settings,
-)
+from tests.workers.test_jobs_support import add_intake, audit_actions, run_jobs
 from workers.deps import WorkerDeps, set_worker_deps
-
-__all__ = ["deps", "fake_api", "fast_retries", "transcriber", "worker_settings"]  # fixtures in use
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Shared parts of the worker tests: a fake Twilio API, worker deps on the test DB, fake transcribers.
 
-Named test_jobs_support so it sits with the job tests; it holds fixtures and helpers, no tests.
-Test modules import the fixtures they use from here.
+Named test_jobs_support so it sits with the job tests; it holds helpers, no tests. The fixtures
+(`fake_api`, `worker_settings`, `transcriber`, `deps`, `fast_retries`) are in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import subprocess
 import threading
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
@@ -28,8 +27,6 @@ from ivr.db import utc_now
 from ivr.intake import CallFacts, claim_for_enqueue, ensure_call, record_intake
 from ivr.models import AuditEvent, Call, Intake
 from ivr.queueing import TRANSCRIBE_QUEUE, enqueue_processing
-from ivr.settings import Settings
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import make_wav, new_sid
 from workers.deps import WorkerDeps, set_worker_deps
@@ -41,15 +38,10 @@ __all__ = [
     "add_intake",
     "audit_actions",
     "count",
-    "deps",
     "espeak_wav",
-    "fake_api",
-    "fast_retries",
     "make_wav",
     "new_sid",
     "run_jobs",
-    "transcriber",
-    "worker_settings",
 ]
 
 
@@ -93,66 +85,11 @@ class FailingTranscriber(FakeTranscriber):
         return super().transcribe(audio, language=language)
 
 
-@pytest.fixture
-def fake_api() -> Iterator[FakeTwilioApi]:
-    """Twilio's REST API and media on 127.0.0.1, with the test account's credentials."""
-    with FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN, stall_s=2.0) as api:
-        yield api
-
-
-@pytest.fixture
-def worker_settings(
-    make_settings: Callable[..., Settings], database_url: str, fake_api: FakeTwilioApi
-) -> Callable[..., Settings]:
-    """Settings for worker tests on the parametrised database, pointed at the fake Twilio."""
-
-    def make(**overrides: object) -> Settings:
-        values: dict[str, object] = {
-            "database_url": database_url,
-            "twilio_api_base": fake_api.base_url,
-            "download_backoff_s": 0.01,
-            "download_budget_s": 5.0,
-            "download_timeout_s": 1.0,
-            "transcribe_retry_intervals_s": [1, 1],
-            "notify_retry_intervals_s": [1, 1],
-        }
-        values.update(overrides)
-        return make_settings(**values)
-
-    return make
-
-
-@pytest.fixture
-def transcriber(request: pytest.FixtureRequest) -> Any:
-    """The transcriber the worker deps use; parametrize indirectly with a factory to change it."""
-    factory = getattr(request, "param", FakeTranscriber)
-    return factory()
-
-
-@pytest.fixture
-def deps(worker_settings: Callable[..., Settings], transcriber: Any) -> Iterator[WorkerDeps]:
-    """Worker dependencies on the test database and Redis, installed for in-process jobs."""
-    built = WorkerDeps.from_settings(worker_settings())
-    built = replace(built, transcriber_factory=lambda: transcriber)
-    set_worker_deps(built)
-    yield built
-    set_worker_deps(None)
-    built.close()
-
-
 def use_settings(deps: WorkerDeps, **overrides: object) -> WorkerDeps:
     """Install deps whose settings differ (same DB, store and transcriber)."""
     changed = replace(deps, settings=deps.settings.model_copy(update=overrides))
     set_worker_deps(changed)
     return changed
-
-
-@pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """process_intake gets two quick retries (three attempts) instead of the hours-long backoff."""
-    intervals = [0, 0]
-    monkeypatch.setattr("ivr.queueing.RETRY_INTERVALS_S", intervals)
-    return intervals
 
 
 def add_intake(

@@ -16,11 +16,9 @@ from ivr.models import DONE, Intake
 from ivr.settings import Settings
 from tests.conftest import ROOT
 from tests.support.fake_twilio_api import FakeTwilioApi
-from tests.workers.test_e2e_support import e2e_deps, e2e_settings, fake_api, kill, transcriber, wait_for, worker_env
-from tests.workers.test_jobs_support import add_intake, worker_settings
+from tests.workers.test_e2e_support import kill, wait_for, worker_env
+from tests.workers.test_jobs_support import add_intake
 from workers.deps import WorkerDeps
-
-__all__ = ["e2e_deps", "e2e_settings", "fake_api", "transcriber", "worker_settings"]
 
 pytestmark = pytest.mark.slow
 TARGET_S = 60.0

@@ -10,22 +10,9 @@ from sqlalchemy import select
 from ivr.db import utc_now
 from ivr.models import DONE, Call, Case, Intake
 from tests.support.fake_twilio_api import FakeTwilioApi
-from tests.workers.test_jobs_support import (
-    add_intake,
-    audit_actions,
-    count,
-    deps,
-    fake_api,
-    make_wav,
-    new_sid,
-    run_jobs,
-    transcriber,
-    worker_settings,
-)
+from tests.workers.test_jobs_support import add_intake, audit_actions, count, make_wav, new_sid, run_jobs
 from workers.deps import WorkerDeps
 from workers.reconcile import reconcile
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 CALLER = "+77012345678"
 

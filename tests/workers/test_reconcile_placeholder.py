@@ -7,11 +7,9 @@ import time
 
 from ivr.logging import configure_logging
 from ivr.settings import PLACEHOLDER_ACCOUNT_SID
-from tests.workers.test_jobs_support import deps, fake_api, transcriber, use_settings, worker_settings
+from tests.workers.test_jobs_support import use_settings
 from workers.deps import WorkerDeps
 from workers.reconcile import reconcile
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 
 def test_reconcile_is_skipped_with_one_line_for_placeholder_credentials(deps: WorkerDeps, caplog) -> None:

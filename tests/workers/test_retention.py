@@ -10,20 +10,9 @@ from sqlalchemy import select, update
 from ivr.db import utc_now
 from ivr.models import Call, Case, StoredRecording, Transcript
 from tests.support.fake_twilio_api import FakeTwilioApi
-from tests.workers.test_jobs_support import (
-    add_intake,
-    audit_actions,
-    count,
-    deps,
-    fake_api,
-    run_jobs,
-    transcriber,
-    worker_settings,
-)
+from tests.workers.test_jobs_support import add_intake, audit_actions, count, run_jobs
 from workers.deps import WorkerDeps
 from workers.retention import apply_retention, run_retention
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 
 def close_case(deps: WorkerDeps, call_id: int, *, days_ago: int) -> None:

@@ -16,20 +16,9 @@ from ivr.models import DONE, FAILED, PENDING, PROCESSING, Case, Intake
 from ivr.queueing import job_id_for
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.services import RedisServer
-from tests.workers.test_jobs_support import (
-    add_intake,
-    count,
-    deps,
-    fake_api,
-    run_jobs,
-    set_call_status,
-    transcriber,
-    worker_settings,
-)
+from tests.workers.test_jobs_support import add_intake, count, run_jobs, set_call_status
 from workers.deps import WorkerDeps
 from workers.sweeper import sweep
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 
 def status_of(deps: WorkerDeps, intake_id: int) -> str:

@@ -12,19 +12,9 @@ from sqlalchemy import select
 
 from ivr.models import DONE, Case, Intake, Transcript
 from tests.support.fake_twilio_api import FakeTwilioApi
-from tests.workers.test_jobs_support import (
-    FakeTranscriber,
-    add_intake,
-    deps,
-    fake_api,
-    run_jobs,
-    transcriber,
-    worker_settings,
-)
+from tests.workers.test_jobs_support import FakeTranscriber, add_intake, run_jobs
 from workers.deps import WorkerDeps
 from workers.worker import make_worker
-
-__all__ = ["deps", "fake_api", "transcriber", "worker_settings"]  # fixtures in use
 
 
 class HungTranscriber(FakeTranscriber):

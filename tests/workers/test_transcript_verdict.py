@@ -19,7 +19,7 @@ from ivr.settings import Settings
 from tests.operator.console import Console, fast_password_hashes, sign_in
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.workers.onnx_asr_model import WORDS, build_gigaam_ctc
-from tests.workers.test_jobs_support import add_intake, fake_api, run_jobs, worker_settings
+from tests.workers.test_jobs_support import add_intake, run_jobs
 from tests.workers.test_speech_engines import tones
 from tests.workers.test_transcriber import ENGLISH, KAZAKH, RUSSIAN, garble, needs_speech_tools, speak, to_wav
 from workers.deps import WorkerDeps, set_worker_deps
@@ -28,7 +28,7 @@ from workers.transcriber.bundled_model import bundled_model_dir
 from workers.transcriber.faster_whisper import FasterWhisperTranscriber
 from workers.transcriber.verdict import has_loop, judge, judge_transcript, speech_seconds, words_of
 
-__all__ = ["fake_api", "fast_password_hashes", "worker_settings"]
+__all__ = ["fast_password_hashes"]
 TEXTS = {"en": ENGLISH, "ru": RUSSIAN, "kk": KAZAKH}
 
 
