@@ -98,6 +98,8 @@ def calls_step(layout: Layout, callers: int, seconds: float, first_number: int) 
         "p50_ms": statistics.median(latencies),
         "p99_ms": percentile(latencies, 0.99),
         "drain_s": drain_s,
+        # The workers' pace: every case of the step opened between its first call and the drain.
+        "cases_per_s": len(outcomes) / (elapsed + drain_s),
     }
 
 
@@ -125,8 +127,9 @@ def transcription_step(layout: Layout, reports: int, audio: bytes, audio_s: floa
     """Seconds per report of one transcribing worker on one core, after a warm-up report."""
     script = (Press("2"), Press("1"), Press("02"), Silence(), Talk(int(audio_s) + 1, audio=audio), Press("3"),
               Silence())
-    if place_call(layout, 900_000, script).error:
-        raise RehearsalError("the warm-up call failed")
+    warm_up = place_call(layout, 900_000, script)
+    if warm_up.error:
+        raise RehearsalError(f"the warm-up call failed: {warm_up.error}")
     wait_for(lambda: transcripts_done(layout) >= 1, 600, "the warm-up transcript", interval_s=0.2)
     outcomes = [place_call(layout, 900_001 + n, script) for n in range(reports)]
     if any(outcome.error for outcome in outcomes):
@@ -160,16 +163,19 @@ def render(steps: list[dict[str, float]], transcription: dict[str, float], load_
         f"Measured {now} with `python -m bench.capacity` on {machine()}, everything on the one machine "
         f"(load average {load_before:.2f} before; {os.getloadavg()[0]:.2f} after).",
         "",
-        "| callers | calls | calls/s | webhooks/s | webhook p50 ms | webhook p99 ms | drain s |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| callers | calls | calls/s | webhooks/s | webhook p50 ms | webhook p99 ms | drain s | cases/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for step in steps:
         lines.append(
             f"| {step['callers']:.0f} | {step['calls']:.0f} | {step['calls_per_s']:.1f} | {step['webhooks_per_s']:.0f} "
-            f"| {step['p50_ms']:.0f} | {step['p99_ms']:.0f} | {step['drain_s']:.1f} |"
+            f"| {step['p50_ms']:.0f} | {step['p99_ms']:.0f} | {step['drain_s']:.1f} | {step['cases_per_s']:.2f} |"
         )
-    within = [step for step in steps if step["p99_ms"] <= P99_BUDGET_MS and step["drain_s"] < 30]
+    within = [step for step in steps if step["p99_ms"] <= P99_BUDGET_MS]
     best = max(within, key=lambda step: step["calls_per_s"]) if within else None
+    # Calls faster than the workers open cases only queue up (nothing is lost, cases come later):
+    # what the layout sustains for hours is the smaller of the two paces.
+    cases_per_s = max(step["cases_per_s"] for step in steps)
     per_hour = transcription["reports_per_hour_per_core"]
     year_s = 365 * 24 * 3600
     mean_calls_per_s = APPEALS_PER_YEAR / year_s
@@ -177,10 +183,12 @@ def render(steps: list[dict[str, float]], transcription: dict[str, float], load_
     lines += [""]
     if best is not None:
         lines.append(
-            f"**Sustained**: {best['calls_per_s']:.1f} report calls per second ({best['webhooks_per_s']:.0f} "
-            f"webhooks/s) with webhook p99 {best['p99_ms']:.0f} ms (budget {P99_BUDGET_MS:.0f} ms) and the "
-            f"two workers caught up {best['drain_s']:.1f} s after the last call, at {best['callers']:.0f} "
-            "simultaneous callers."
+            f"**Answered**: {best['calls_per_s']:.1f} report calls per second ({best['webhooks_per_s']:.0f} "
+            f"webhooks/s) with webhook p99 {best['p99_ms']:.0f} ms (budget {P99_BUDGET_MS:.0f} ms) at "
+            f"{best['callers']:.0f} simultaneous callers. **Sustained** for hours: "
+            f"{min(cases_per_s, best['calls_per_s']):.2f} "
+            f"reports per second, the pace at which the two intake workers open cases ({cases_per_s:.2f}/s at "
+            "best; a faster burst only queues, and the cases follow)."
         )
     lines += [
         f"**Transcription**: {per_hour:.0f} reports per hour per transcribing core "
@@ -193,8 +201,8 @@ def render(steps: list[dict[str, float]], transcription: dict[str, float], load_
     ]
     if best is not None:
         lines.append(
-            f"That is {mean_calls_per_s / best['calls_per_s']:.1e} of the sustained call rate on average and "
-            f"{busy_hour_calls / 3600 / best['calls_per_s']:.1e} in the busy hour."
+            f"That is {mean_calls_per_s / min(cases_per_s, best['calls_per_s']):.1e} of the sustained rate on "
+            f"average and {busy_hour_calls / 3600 / min(cases_per_s, best['calls_per_s']):.1e} in the busy hour."
         )
     lines.append(
         f"Transcribing every call ({APPEALS_PER_YEAR / 365:.0f} a day) takes "

@@ -173,9 +173,10 @@ backend web
     balance roundrobin
     option httpchk GET /healthz
     http-check expect status 200
-    # A busy web process answers its check late, not never: only a refused or silent one is down.
-    timeout check 5s
-    default-server inter 1s fall 3 rise 1
+    # A busy web process (a first request, a cold cache) answers its check late, not never: down
+    # only when it refuses connections or stays silent as long as Twilio would wait.
+    timeout check 14s
+    default-server inter 1s fall 2 rise 1
 {servers}
 """
 
