@@ -15,7 +15,7 @@ import redis
 import time_machine
 
 from ivr.settings import Settings
-from tests.support.services import RedisServer, postgres_available, postgres_schema
+from tests.support.services import RedisServer, empty_database
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -72,14 +72,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A fresh, migrated database per test: a SQLite file, or a PostgreSQL schema of its own."""
     from ivr.migrations import upgrade
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ivr.db'}"
-        upgrade(url)
-        yield url
-        return
-    if not postgres_available():
-        pytest.fail("PostgreSQL is not reachable at IVR_TEST_POSTGRES_URL (tests/run.sh starts one)")
-    with postgres_schema() as url:
+    with empty_database(request.param, tmp_path) as url:
         upgrade(url)
         yield url
 

@@ -8,32 +8,27 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support.services import postgres_available, postgres_schema
+from tests.support.services import empty_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database, to migrate step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ivr.db'}"
-        return
-    if not postgres_available():
-        pytest.fail("PostgreSQL is not reachable at IVR_TEST_POSTGRES_URL (tests/run.sh starts one)")
-    with postgres_schema() as url:
+    with empty_database(request.param, tmp_path) as url:
         yield url
 
 
-def test_case_deletion_time_moves_onto_its_call(empty_database: str) -> None:
+def test_case_deletion_time_moves_onto_its_call(empty_database_url: str) -> None:
     from ivr.migrations import upgrade
 
-    upgrade(empty_database, "0007")
-    engine = create_engine(empty_database)
+    upgrade(empty_database_url, "0007")
+    engine = create_engine(empty_database_url)
     with engine.begin() as conn:
         for call_id, sid in ((1, "CA" + "1" * 32), (2, "CA" + "2" * 32)):
             conn.execute(text(
-                "INSERT INTO calls (id, call_sid, flow_name, flow_version, is_anonymous, is_urgent, pin_failures, status, "
-                "is_recovered, started_at) VALUES (:id, :sid, 'public', 'v1', true, false, 0, 'completed', false, "
-                "'2026-11-25 12:00:00')"
+                "INSERT INTO calls (id, call_sid, flow_name, flow_version, is_anonymous, is_urgent, pin_failures, "
+                "status, is_recovered, started_at) VALUES "
+                "(:id, :sid, 'public', 'v1', true, false, 0, 'completed', false, '2026-11-25 12:00:00')"
             ), {"id": call_id, "sid": sid})
             conn.execute(text(
                 "INSERT INTO cases (id, call_id, reference, status, is_anonymous, is_urgent, has_new_info, "
@@ -41,7 +36,7 @@ def test_case_deletion_time_moves_onto_its_call(empty_database: str) -> None:
                 "(:id, :id, :ref, 'new', true, false, false, false, 'done', :deleted, "
                 "'2026-11-25 12:00:00', '2026-11-25 12:00:00')"
             ), {"id": call_id, "ref": f"1234567{call_id}", "deleted": "2026-11-25 12:30:00" if call_id == 1 else None})
-    upgrade(empty_database)
+    upgrade(empty_database_url)
     with engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT id, deleted_at_twilio FROM calls ORDER BY id")).all())
     engine.dispose()

@@ -13,8 +13,6 @@ import json
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from ivr.settings import Settings
 from tests.conftest import DATA_KEY
 from tests.operator.console import Console, console, fast_password_hashes, make_client, post_form
 from tests.support.fake_twilio_api import FakeTwilioApi
-from tests.support.services import postgres_available, postgres_schema
+from tests.support.services import empty_database
 from tests.workers.test_jobs_support import FakeTranscriber, add_intake, call_of
 from workers.deps import WorkerDeps
 from workers.jobs import process_intake, transcribe_intake
@@ -194,18 +192,6 @@ def text_revision() -> Any:
     return next(r for r in script.walk_revisions() if Path(r.path).name.endswith("_encrypt_report_text.py"))
 
 
-@contextmanager
-def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema yet, SQLite or PostgreSQL."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not postgres_available():
-        pytest.fail("PostgreSQL is not reachable at IVR_TEST_POSTGRES_URL (tests/run.sh starts one)")
-    with postgres_schema() as url:
-        yield url
-
-
 def insert(conn: sa.Connection, table: str, **values: Any) -> int:
     """A row as the old schema takes it; columns that must not be empty get a plain default."""
     reflected = sa.Table(table, sa.MetaData(), autoload_with=conn)
@@ -222,7 +208,7 @@ def insert(conn: sa.Connection, table: str, **values: Any) -> int:
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_upgrade_encrypts_the_report_text_already_stored(backend: str, tmp_path: Path) -> None:
     keys = Settings(data_key=DATA_KEY, twilio_auth_token="t").data_keys  # type: ignore[call-arg]
-    with empty_database(backend, tmp_path) as url:
+    with empty_database(backend, tmp_path, "old.db") as url:
         upgrade(url, text_revision().down_revision)
         plain = sa.create_engine(make_url(url))
         segments = [{"start_s": 0.0, "end_s": 1.0, "text": REPORT}]

@@ -117,3 +117,17 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def empty_database(backend: str, folder: Path, name: str = "ivr.db") -> Iterator[str]:
+    """A database with no schema yet: a SQLite file in `folder`, or a PostgreSQL schema of its own."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / name}"
+        return
+    if not postgres_available():
+        import pytest
+
+        pytest.fail("PostgreSQL is not reachable at IVR_TEST_POSTGRES_URL (tests/run.sh starts one)")
+    with postgres_schema() as url:
+        yield url
