@@ -1,4 +1,4 @@
-"""JSON views over the same data and rules as the console.
+"""JSON views over the same data and rules as the console: a thin layer over `ivr.cases`.
 
 Every request carries `Authorization: Bearer <token>` (issued with `ivr user token` or by an
 admin in the console) and acts as that token's account: the same roles, the same regions, the

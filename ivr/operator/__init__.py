@@ -1,4 +1,8 @@
-"""The operator console: blueprint "operator" at /operator (server-rendered, a little JavaScript)."""
+"""The operator console: blueprint "operator" at /operator (server-rendered, a little JavaScript).
+
+A thin view over `ivr.cases`. `bp` is declared here rather than in `routes.py` because three
+view modules register on it (`auth`, `admin`, `routes`) and `routes` imports `auth`'s helpers.
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ def N_(key: str) -> str:
 
 
 CODE_NAMES = (
-    # a form refused by the case rules (ivr.operator.casework: Invalid.code), shown as a flash message
+    # a form refused by the case rules (ivr.cases.casework: Invalid.code), shown as a flash message
     N_("form.invalid_text"),
     N_("form.too_long"),
     # a case's status (ivr.models.CASE_STATUSES): queue filters, case page, audit details
@@ -52,14 +52,14 @@ CODE_NAMES = (
     N_("case.contact"),
     N_("case.disguise_missing"),
     N_("case.reason_required"),
-    # why a case was closed (ivr.operator.casework.CLOSE_REASONS)
+    # why a case was closed (ivr.cases.casework.CLOSE_REASONS)
     N_("reason.duplicate"),
     N_("reason.inquiry_done"),
     N_("reason.insufficient"),
     N_("reason.not_corruption"),
     N_("reason.referred"),
     N_("reason.test_call"),
-    # what the report is about (ivr.operator.casework.CATEGORIES)
+    # what the report is about (ivr.cases.casework.CATEGORIES)
     N_("category.abuse_of_office"),
     N_("category.bribery"),
     N_("category.conflict_of_interest"),

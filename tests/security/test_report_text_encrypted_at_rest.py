@@ -148,7 +148,7 @@ def test_report_text_encrypted_at_rest(
     assert [t["text"] for t in transcripts] == [REPORT, FOLLOWUP]
     assert [t["segments"][0]["text"] for t in transcripts] == [REPORT, FOLLOWUP]
     assert [n["text"] for n in body["notes"]] == [NOTE] and body["reporter_message"] == MESSAGE
-    with deps.sessions() as session:  # what ivr.followup reads for the caller, and retention loads
+    with deps.sessions() as session:  # what ivr.cases.followup reads for the caller, and retention loads
         assert session.get_one(CaseDetail, case_id).reporter_message == MESSAGE
         assert [t.text for t in session.scalars(select(Transcript).order_by(Transcript.id))] == [REPORT, FOLLOWUP]
 
