@@ -19,9 +19,6 @@ from babel.support import NullTranslations, Translations
 
 from ivr import catalogues
 
-# Times moved to ivr.display_time; kept here until the case modules moving to ivr/cases name it.
-from ivr.display_time import DISPLAY_ZONE, format_datetime, format_duration, format_time, local_time  # noqa: F401
-
 LOCALES = ("ru", "kk", "en")
 DEFAULT_LOCALE = "ru"
 LOCALE_NAMES = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
