@@ -62,9 +62,16 @@ def run_simulated_worker(sandbox: Any, result: Any) -> int:
     print("Running the worker steps: download from the Twilio stand-in, store, open the case, transcribe…")
     deps = WorkerDeps.from_settings(sandbox.settings)
     set_worker_deps(deps)
+
+    def every_step(intake_id: int) -> None:
+        # A real line transcribes on its own queue after the case is open; here both run in turn.
+        jobs.process_intake(intake_id)
+        jobs.transcribe_intake(intake_id)
+
     try:
-        outcome = sandbox.process(result, jobs.process_intake)
+        outcome = sandbox.process(result, every_step)
     finally:
+        deps.transcribe_queue.delete(delete_jobs=True)  # the job process_intake put there, done above
         set_worker_deps(None)
         deps.close()
     for error in outcome.errors:

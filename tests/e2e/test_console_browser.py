@@ -63,8 +63,10 @@ def _report_through_the_voice_path(app: Any, base: str) -> int:
         deps = WorkerDeps.from_settings(worker_settings)
         set_worker_deps(deps)
         try:
-            queue = Queue(settings.queue_name, connection=deps.redis)
-            SimpleWorker([queue], connection=deps.redis).work(burst=True)
+            # Intake opens the case; the transcript is made on its own queue, after it.
+            queues = [Queue(name, connection=deps.redis) for name in (settings.queue_name,
+                                                                     settings.transcribe_queue_name)]
+            SimpleWorker(queues, connection=deps.redis).work(burst=True)
         finally:
             set_worker_deps(None)
             deps.close()

@@ -69,8 +69,9 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, *, burst: bool = True, **extra: str) -> subprocess.Popen[bytes]:
-    """`rq worker --with-scheduler` on the intake queue, as its own process group."""
-    args = [RQ, "worker", "--with-scheduler", "--url", settings.redis_url, settings.queue_name]
+    """`rq worker --with-scheduler` on the intake queue, then the transcribe queue, as its own process group."""
+    args = [RQ, "worker", "--with-scheduler", "--url", settings.redis_url, settings.queue_name,
+            settings.transcribe_queue_name]
     if burst:
         args.insert(2, "--burst")
     return subprocess.Popen(
