@@ -25,6 +25,7 @@ from ivr.flow.schema import (
     RecordingRef,
     RecordNode,
     RegionNode,
+    RegionRef,
     ReporterMessageRef,
     SayItem,
     SayNode,
@@ -56,6 +57,9 @@ class CallState:
     case_status: str | None = None
     reporter_message: str | None = None
     pin_tries: int = 0
+    # New fields go last, with defaults: tokens sealed before them still unseal (call_state.py).
+    region_heard: str | None = None  # a spoken region read back, waiting for the caller's yes
+    reads_reference: bool = False  # this step reads the reference out: the next webhook means it was heard
 
 
 # --------------------------------------------------------------------------- events
@@ -153,6 +157,9 @@ class Gather:
     finish_on_key: str = ""
     speech_language: str | None = None
     hints: tuple[str, ...] = ()
+    # True: prompts before a Record, Dial or Hangup; no input steps on ("go", an empty Digits)
+    # to that verb, as a key does. False: no input posts back as NoInput.
+    falls_through: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,6 +264,8 @@ def _step(flow: Flow, state: CallState, event: Event) -> Step:
         return _dial(flow, state, node, event)
     if isinstance(node, LookupNode) and isinstance(event, LookupDone):
         return _lookup(flow, state, node, event)
+    if isinstance(node, HangupNode) and isinstance(event, Digits):
+        return Step(state, (Hangup(),), is_answer=False)  # a key skipped the goodbye
     # Input at a node that does not wait (a replayed webhook): say the node again.
     return replace(_enter(flow, state, state.node, ()), is_answer=False)
 
@@ -320,6 +329,8 @@ def _lookup(flow: Flow, state: CallState, node: LookupNode, event: LookupDone) -
 
 
 def _region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Step:
+    if state.region_heard is not None:
+        return _confirm_region(flow, state, node, event)
     region = None
     if isinstance(event, Digits):
         if node.list_key in event.value and not event.value.strip().isdigit():
@@ -329,17 +340,41 @@ def _region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Ste
         region = flow.region_for_code(event.value.strip().zfill(2))
     elif isinstance(event, Speech):
         region = flow.region_for_speech(event.text)
+        if region is not None and node.confirm:
+            # A recogniser mishears; a keyed code needs no read-back, a spoken name does.
+            state = replace(state, region_heard=region.code)
+            prompts = _say(flow, state, node.confirm)
+            return Step(state, (Gather(_speakable(prompts), node.timeout_s, num_digits=1),), is_answer=False)
     if region is not None:
         return _enter(flow, replace(state, region=region.code, tries=0), node.next, ())
     return _retry(flow, state, node, event)
 
 
+def _confirm_region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Step:
+    """1 (or silence) keeps the region read back; 2 or anything else asks for it again."""
+    heard, state = state.region_heard, replace(state, region_heard=None)
+    if isinstance(event, NoInput) or (isinstance(event, Digits) and event.value[:1] == "1"):
+        # Silence keeps what the caller said: an exact name matched, and the report goes on.
+        return _enter(flow, replace(state, region=heard, tries=0), node.next, ())
+    if isinstance(event, Digits) and event.value[:1] == "2":
+        # "No": ask for the region again (a try), without saying anything went wrong.
+        if state.tries + 1 > node.retries:
+            return _follow(flow, state, node.after_retries)
+        state = replace(state, tries=state.tries + 1)
+        ask = _say(flow, state, node.reprompt if node.reprompt is not None else node.say)
+        return Step(state, (_gather_for(flow, state, node, ask),), is_answer=False)
+    return _retry(flow, state, node, event)
+
+
 def _record(flow: Flow, state: CallState, node: RecordNode, event: Event) -> Step:
+    if isinstance(event, Digits):
+        # A key during the guidance: straight to the beep.
+        return Step(state, _record_actions(flow, state, node), is_answer=False)
     if isinstance(event, Recorded):
         state = replace(state, recording_sid=event.recording_sid)
         if event.duration_s < node.min_length_s and state.tries < node.retries:
             state = replace(state, tries=state.tries + 1)
-            actions = (*_say(flow, state, node.too_short), *_record_actions(flow, state, node))
+            actions = (*_skippable(_say(flow, state, node.too_short)), *_record_actions(flow, state, node))
             return Step(state, actions, is_answer=False)
         return _enter(flow, replace(state, tries=0), node.next, ())
     if isinstance(event, NoInput) and state.recording_sid is None:
@@ -351,6 +386,9 @@ def _record(flow: Flow, state: CallState, node: RecordNode, event: Event) -> Ste
 
 
 def _dial(flow: Flow, state: CallState, node: DialNode, event: Event) -> Step:
+    number = flow.doc.numbers.get(node.number, "")
+    if isinstance(event, Digits) and number:
+        return Step(state, (Dial(number, node.timeout_s),), is_answer=False)  # a key skipped "connecting"
     answered = isinstance(event, DialEnded) and event.status in ("completed", "answered")
     target = node.answered if answered else node.next
     return _enter(flow, state, target, ())
@@ -359,7 +397,11 @@ def _dial(flow: Flow, state: CallState, node: DialNode, event: Event) -> Step:
 def _retry(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
     """Count a miss; say why and ask again, or take the node's after_retries path."""
     tries = state.tries + 1
-    if tries > node.retries:
+    limit = node.retries
+    silence_retries = getattr(node, "silence_retries", None)
+    if isinstance(event, NoInput) and silence_retries is not None:
+        limit = min(limit, silence_retries)
+    if tries > limit:
         return _follow(flow, state, node.after_retries)
     state = replace(state, tries=tries)
     return replace(_ask_again(flow, state, node, event), is_answer=False)
@@ -368,11 +410,11 @@ def _retry(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
 def _ask_again(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
     reason = node.no_input if isinstance(event, NoInput) else node.invalid
     before = _say(flow, state, reason)
-    if isinstance(node, RegionNode) and isinstance(event, NoInput):
-        # Inside the Gather, so a caller who hears their region can key it in at once.
-        listing = before + _say(flow, state, node.list_intro) + _region_list(flow, state) + _say(flow, state, node.say)
-        return Step(state, (_gather_for(flow, state, node, listing),))
-    return _enter(flow, state, state.node, before, keep_tries=True)
+    reprompt = getattr(node, "reprompt", None)
+    if reprompt is None:
+        return _enter(flow, state, state.node, before, keep_tries=True)
+    # The short question only: a caller who missed the answer once does not need the explanation twice.
+    return Step(state, (_gather_for(flow, state, node, before + _say(flow, state, reprompt)),))
 
 
 def _follow(flow: Flow, state: CallState, choice: Choice) -> Step:
@@ -409,6 +451,7 @@ def _enter(
 ) -> Step:
     """Run nodes that do not wait (say, set, empty dial) until one waits or hangs up."""
     actions: list[Action] = list(before)
+    state = replace(state, reads_reference=False) if state.reads_reference else state
     for _ in range(MAX_HOPS):
         node = flow.node(node_id)
         state = replace(state, node=node_id) if keep_tries else replace(state, node=node_id, tries=0)
@@ -418,11 +461,14 @@ def _enter(
                 node_id = node.no_reference  # nothing kept to read out: say so, never empty numbers
                 continue
             actions += _say(flow, state, node.say)
+            if state.reference and any(isinstance(i, DigitsRef) and i.digits == "reference" for i in node.say):
+                state = replace(state, reads_reference=True)
             node_id = node.next
         elif isinstance(node, SetNode):
             state = _apply(state, node.set)
             node_id = node.goto
         elif isinstance(node, HangupNode):
+            # Not in a Gather: nothing follows a goodbye that a key could skip to.
             return Step(state, (*actions, *_say(flow, state, node.say), Hangup()))
         elif isinstance(node, DialNode):
             state = _apply(state, node.set)
@@ -430,15 +476,16 @@ def _enter(
             if not number:
                 node_id = node.next  # no duty officer configured: go straight on
                 continue
-            return Step(state, (*actions, *_say(flow, state, node.say), Dial(number, node.timeout_s)))
+            prompts = _skippable((*actions, *_say(flow, state, node.say)))
+            return Step(state, (*prompts, Dial(number, node.timeout_s)))
         elif isinstance(node, RecordNode):
-            actions += _say(flow, state, node.say)
-            return Step(state, (*actions, *_record_actions(flow, state, node)))
+            prompts = _skippable((*actions, *_say(flow, state, node.say)))
+            return Step(state, (*prompts, *_record_actions(flow, state, node)))
         elif isinstance(node, LookupNode):
             return Step(state, (*actions, *_say(flow, state, node.say), Lookup(node.op)))
         else:
-            actions.append(_gather_for(flow, state, node, _say(flow, state, node.say)))
-            return Step(state, tuple(actions))
+            # Everything said on the way (the greeting, a reason) is inside the Gather: a key cuts it short.
+            return Step(state, (_gather_for(flow, state, node, (*actions, *_say(flow, state, node.say))),))
     raise RuntimeError(f"flow {flow.version} loops without waiting at {node_id}")  # validation forbids it
 
 
@@ -446,10 +493,25 @@ def _record_actions(flow: Flow, state: CallState, node: RecordNode) -> tuple[Act
     return (Record(node.max_length_s, node.silence_timeout_s, node.finish_on_key),)
 
 
-def _gather_for(flow: Flow, state: CallState, node: Any, prompts: tuple[Action, ...]) -> Gather:
+SKIP_WAIT_S = 1  # Twilio's shortest Gather timeout: the pause after prompts nobody skipped
+
+
+def _speakable(actions: tuple[Action, ...] | list[Action]) -> tuple[Speakable, ...]:
+    return tuple(a for a in actions if isinstance(a, Say | Play | PlayRecording))
+
+
+def _skippable(actions: tuple[Action, ...] | list[Action]) -> tuple[Action, ...]:
+    """Prompts before a Record, Dial or Hangup, inside a Gather so any key skips them."""
+    prompts = _speakable(actions)
+    if not prompts:
+        return ()
+    return (Gather(prompts, SKIP_WAIT_S, num_digits=1, falls_through=True),)
+
+
+def _gather_for(flow: Flow, state: CallState, node: Any, prompts: tuple[Action, ...] | list[Action]) -> Gather:
     language = _language(flow, state)
     speech_language = flow.doc.languages[language].speech_language
-    speakable = tuple(p for p in prompts if isinstance(p, Say | Play | PlayRecording))
+    speakable = _speakable(prompts)
     if isinstance(node, MenuNode):
         hints = tuple(w for c in node.options.values() for w in c.words.get(language, []))
         return Gather(
@@ -488,6 +550,11 @@ def _say(flow: Flow, state: CallState, items: list[SayItem]) -> tuple[Action, ..
             key = f"case_status_{state.case_status}"
             key = key if key in flow.doc.messages else "case_status_new"
             actions.append(_message(flow, key, _language(flow, state)))
+            continue
+        if isinstance(item, RegionRef):
+            region = flow.region_for_code(state.region_heard or state.region or "")
+            if region is not None:
+                actions.append(_region_name(flow, _language(flow, state), region.code))
             continue
         if isinstance(item, ReporterMessageRef):
             if state.reporter_message:
@@ -539,13 +606,18 @@ def _digits_spoken(flow: Flow, language: Language, value: str) -> tuple[Action, 
 
 def _region_list(flow: Flow, state: CallState) -> tuple[Action, ...]:
     language = _language(flow, state)
-    config = flow.doc.languages[language]
     actions: list[Action] = []
     for region in flow.doc.regions:
         actions += _digits_spoken(flow, language, region.code)
-        if config.audio_only:
-            actions.append(Play(f"{language}/regions/{region.code}.wav"))
-        else:
-            assert config.voice and config.tts_language
-            actions.append(Say(region.names[language] + ".", config.voice, config.tts_language))
+        actions.append(_region_name(flow, language, region.code))
     return tuple(actions)
+
+
+def _region_name(flow: Flow, language: Language, code: str) -> Say | Play:
+    """A region's name as the caller hears it: the prompt file, or TTS."""
+    config = flow.doc.languages[language]
+    if config.audio_only:
+        return Play(f"{language}/regions/{code}.wav")
+    assert config.voice and config.tts_language
+    region = flow.regions_by_code[code]
+    return Say(region.names[language] + ".", config.voice, config.tts_language)

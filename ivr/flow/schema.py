@@ -172,7 +172,13 @@ class ReporterMessageRef(_Strict):
     reporter_message: Literal[True]
 
 
-_SAY_ITEM_TAGS = ("message", "digits", "recording", "case_status", "reporter_message")
+class RegionRef(_Strict):
+    """The name of the region the caller just said, read back for them to confirm."""
+
+    region: Literal[True]
+
+
+_SAY_ITEM_TAGS = ("message", "digits", "recording", "case_status", "reporter_message", "region")
 
 
 def _say_item_tag(value: Any) -> str:
@@ -182,7 +188,8 @@ def _say_item_tag(value: Any) -> str:
     if isinstance(value, dict):
         return next((tag for tag in _SAY_ITEM_TAGS if tag in value), "unknown")
     tags: dict[type, str] = {MessageRef: "message", DigitsRef: "digits", RecordingRef: "recording",
-                             CaseStatusRef: "case_status", ReporterMessageRef: "reporter_message"}
+                             CaseStatusRef: "case_status", ReporterMessageRef: "reporter_message",
+                             RegionRef: "region"}
     return tags.get(type(value), "unknown")
 
 
@@ -192,10 +199,12 @@ SayItem = Annotated[
     | Annotated[DigitsRef, Tag("digits")]
     | Annotated[RecordingRef, Tag("recording")]
     | Annotated[CaseStatusRef, Tag("case_status")]
-    | Annotated[ReporterMessageRef, Tag("reporter_message")],
+    | Annotated[ReporterMessageRef, Tag("reporter_message")]
+    | Annotated[RegionRef, Tag("region")],
     Discriminator(_say_item_tag, custom_error_type="say_item",
                   custom_error_message="a say item is a message name, or one of {message: ...}, {digits: ...}, "
-                                       "{recording: true}, {case_status: true}, {reporter_message: true}"),
+                                       "{recording: true}, {case_status: true}, {reporter_message: true}, "
+                                       "{region: true}"),
 ]
 CASE_STATUSES = ("new", "in_review", "forwarded", "closed")
 LOOKUP_OUTCOMES = {"verify_reference": ("ok", "wrong", "ended"), "issue_pin": ("ok", "failed")}
@@ -216,8 +225,12 @@ class Choice(_Strict):
 
 class _Waits(_Strict):
     say: list[SayItem] = Field(default_factory=list)
+    # What a retry says instead of `say`: a short question, never the long explanation again.
+    reprompt: list[SayItem] | None = None
     timeout_s: int = Field(6, ge=1, le=60)
     retries: int = Field(2, ge=0, le=5)
+    # Tries after silence, if fewer than `retries`: a silent caller is asked once, not three times.
+    silence_retries: int | None = Field(None, ge=0, le=5)
     no_input: list[SayItem] = Field(default_factory=lambda: _items("no_input"))
     invalid: list[SayItem] = Field(default_factory=lambda: _items("invalid_input"))
     after_retries: Choice
@@ -274,6 +287,8 @@ class RegionNode(_Waits):
     kind: Literal["region"]
     list_key: str = "*"  # not a digit: region codes are digits
     list_intro: list[SayItem] = Field(default_factory=list)
+    # Read back a spoken region and ask to confirm it ({region: true} names it); empty: no check.
+    confirm: list[SayItem] = Field(default_factory=list)
     next: str
 
 
@@ -509,7 +524,8 @@ def _pydantic_problems(exc: ValidationError, located: _Located, path: str) -> li
 
 _KINDS = ("say", "menu", "digits", "region", "record", "dial", "set", "hangup", "lookup")
 _MEMBER_NAMES = frozenset(
-    {"str", "MessageRef", "DigitsRef", "RecordingRef", "Message", "CaseStatusRef", "ReporterMessageRef"}
+    {"str", "MessageRef", "DigitsRef", "RecordingRef", "Message", "CaseStatusRef", "ReporterMessageRef",
+     "RegionRef"}
 )
 
 
@@ -641,8 +657,8 @@ class _Checker:
             for outcome in expected:
                 if outcome not in node.outcomes:
                     self.problem([*loc, "outcomes"], f"say where outcome {outcome!r} of {node.op} goes")
-        for name in ("say", "no_input", "invalid", "too_short", "list_intro"):
-            if hasattr(node, name):
+        for name in ("say", "reprompt", "no_input", "invalid", "too_short", "list_intro", "confirm"):
+            if getattr(node, name, None) is not None:
                 self.check_say([*loc, name], getattr(node, name))
         for name in ("next", "answered", "goto"):
             if hasattr(node, name):

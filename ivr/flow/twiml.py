@@ -68,7 +68,8 @@ def _render(action: Action, state: CallState, urls: VoiceUrls) -> str:
         prompts = "".join(_speak(prompt, urls) for prompt in action.prompts)
         gather = f"<Gather action={_q(urls.step(state))}{_gather_attrs(action)}>{prompts}</Gather>"
         # Twilio runs the next verb when the caller gives no input (no action request is made).
-        return gather + _redirect(urls.step(state, "noinput"))
+        # Prompts before a Record, Dial or Hangup step on with "go": the same as a key that skipped them.
+        return gather + _redirect(urls.step(state, "go" if action.falls_through else "noinput"))
     if isinstance(action, Record):
         attrs = {
             "action": urls.recorded(state),

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import math
 import struct
@@ -656,6 +657,11 @@ class _CallRun:
                     f"<{child.tag}> inside <Gather>: Twilio allows only Say, Play, Pause (warning 13320)"
                 )
         item = self.next_input("Gather", attrs)
+        if isinstance(item, (Talk, EmptyRecording, DialResult)) and self.source is None:
+            # The scripted caller waits for the beep (or the transfer) and presses nothing while the
+            # prompts before it play: the Gather times out and Twilio runs the next verb.
+            self.script = itertools.chain([item], self.script)
+            item = Silence()
         if isinstance(item, Hangup):
             return self.caller_hangs_up()
         if not isinstance(item, (Press, Speak, Silence)):

@@ -13,6 +13,7 @@ from ivr.crypto import DecryptionError, Sealer
 from ivr.flow.engine import CallState
 
 _FIELDS = [f.name for f in fields(CallState)]
+_REQUIRED = len(_FIELDS) - 2  # fields added since v1 (region_heard, reads_reference) may be missing
 
 
 class CallStateCodec:
@@ -29,6 +30,7 @@ class CallStateCodec:
     def unseal(self, token: str, call_sid: str) -> CallState:
         """The state in a token; DecryptionError if altered, foreign, or from another call."""
         values = self._sealer.unseal(token, context=call_sid.encode())
-        if not isinstance(values, list) or len(values) != len(_FIELDS):
+        # A token sealed before fields were added is shorter: the new fields (last) take defaults.
+        if not isinstance(values, list) or not _REQUIRED <= len(values) <= len(_FIELDS):
             raise DecryptionError("call state token has the wrong shape")
         return CallState(*values)  # sealed in field order (seal)

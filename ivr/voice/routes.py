@@ -240,6 +240,8 @@ def _load_state(svc: Services, call_sid: str) -> CallState | None:
 def _event(form: Mapping[str, str], kind: str | None) -> engine.Event:
     if kind == "noinput":
         return engine.NoInput()
+    if kind == "go":
+        return engine.Digits("")  # prompts before a Record, Dial or Hangup ended: go on to it
     if kind == "dial":
         return engine.DialEnded(form.get("DialCallStatus", "failed"))
     if form.get("SpeechResult"):

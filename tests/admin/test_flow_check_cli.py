@@ -34,25 +34,30 @@ def findings(ivr, path: Path, *flags: str) -> tuple[int, list[dict]]:  # type: i
 
 # (id, old, new, kind, message part, node, fix part, line marker in the new text)
 CASES = [
-    ("yaml-syntax", "    kind: say\n    say: [intro]", "    kind: say\n\tsay: [intro]",
-     "yaml-syntax", "not valid YAML", None, "spaces (never tabs)", "\tsay: [intro]"),
-    ("duplicate-key", "    say: [intro]\n    next: anonymity",
-     "    say: [intro]\n    next: anonymity\n    next: anonymity",
-     "duplicate-key", "duplicate key 'next'", None, "written twice", ("next: anonymity", 2)),
-    ("unknown-field", "    say: [intro]\n", "    sya: [intro]\n",
-     "unknown-field", "unknown field 'sya'", "intro", "did you mean 'say'?", "sya: [intro]"),
-    ("missing-field", "    say: [intro]\n    next: anonymity\n", "    say: [intro]\n",
-     "missing-field", "missing field 'next'", "intro", "add `next:`", "  intro:"),
-    ("unknown-kind", "  intro:\n    kind: say", "  intro:\n    kind: speak",
-     "unknown-kind", "unknown kind", "intro", "one of the kinds", "  intro:"),
-    ("invalid-value", "    timeout_s: 5\n    retries: 2\n", "    timeout_s: 500\n    retries: 2\n",
+    ("yaml-syntax", "    kind: say\n    say: [officer_unavailable]", "    kind: say\n\tsay: [officer_unavailable]",
+     "yaml-syntax", "not valid YAML", None, "spaces (never tabs)", "\tsay: [officer_unavailable]"),
+    ("duplicate-key", "    say: [officer_unavailable]\n    next: urgent_record",
+     "    say: [officer_unavailable]\n    next: urgent_record\n    next: urgent_record",
+     "duplicate-key", "duplicate key 'next'", None, "written twice", ("next: urgent_record", 2)),
+    ("unknown-field", "    say: [officer_unavailable]\n", "    sya: [officer_unavailable]\n",
+     "unknown-field", "unknown field 'sya'", "officer_unavailable", "did you mean 'say'?",
+     "sya: [officer_unavailable]"),
+    ("missing-field", "    say: [officer_unavailable]\n    next: urgent_record\n", "    say: [officer_unavailable]\n",
+     "missing-field", "missing field 'next'", "officer_unavailable", "add `next:`", "  officer_unavailable:"),
+    ("unknown-kind", "  officer_unavailable:\n    kind: say", "  officer_unavailable:\n    kind: speak",
+     "unknown-kind", "unknown kind", "officer_unavailable", "one of the kinds", "  officer_unavailable:"),
+    ("invalid-value", "    timeout_s: 5\n    retries: 1\n", "    timeout_s: 500\n    retries: 1\n",
      "invalid-value", "timeout_s", "choose_language", "allowed range", "timeout_s: 500"),
-    ("missing-translation", "    en: Here you can report a bribe or an abuse of office. You can stay anonymous.\n", "",
-     "missing-translation", "message 'intro' has no 'en' text", "intro", "add the English text", ("  intro:", 2)),
-    ("unknown-message", "    say: [intro]", "    say: [intro, intr]",
-     "unknown-message", "unknown message 'intr'", "intro", "did you mean 'intro'?", "say: [intro, intr]"),
-    ("unknown-node", "    next: anonymity", "    next: anonimity",
-     "unknown-node", "goes to unknown node 'anonimity'", "intro", "did you mean 'anonymity'?", "next: anonimity"),
+    ("missing-translation",
+     "    en: The duty officer cannot answer right now. We will record your report and mark it urgent.\n", "",
+     "missing-translation", "message 'officer_unavailable' has no 'en' text", "officer_unavailable",
+     "add the English text", ("  officer_unavailable:", 2)),
+    ("unknown-message", "    say: [officer_unavailable]", "    say: [officer_unavailable, officer_unavailabl]",
+     "unknown-message", "unknown message 'officer_unavailabl'", "officer_unavailable",
+     "did you mean 'officer_unavailable'?", "say: [officer_unavailable, officer_unavailabl]"),
+    ("unknown-node", "    next: urgent_record", "    next: urgent_recrod",
+     "unknown-node", "goes to unknown node 'urgent_recrod'", "officer_unavailable", "did you mean 'urgent_record'?",
+     "next: urgent_recrod"),
     ("unreachable-node", "  goodbye:\n", "  orphan:\n    kind: hangup\n    say: [goodbye]\n\n  goodbye:\n",
      "unreachable-node", "unreachable", "orphan", "nothing leads here", "  orphan:"),
     ("dead-end", '      "1": {goto: playback}',
@@ -63,20 +68,21 @@ CASES = [
      "instant-loop", "loops back to itself", "playback", "put a menu in the loop", "  playback:"),
     ("invalid-key", '      "3": {goto: finish}', '      "3": {goto: finish}\n      "12": {goto: finish}',
      "invalid-key", "option '12' is not one keypad key", "review", "single keypad key", '"12": {goto: finish}'),
-    ("invalid-set", '"1": {set: {language: kk}, goto: intro}', '"1": {set: {colour: kk}, goto: intro}',
+    ("invalid-set", '"1": {set: {language: kk}, goto: anonymity}', '"1": {set: {colour: kk}, goto: anonymity}',
      "invalid-set", "cannot set 'colour'", "choose_language", "`set:` can change only", "colour: kk"),
-    ("language-not-enabled", '"1": {set: {language: kk}, goto: intro}', '"1": {set: {language: de}, goto: intro}',
+    ("language-not-enabled", '"1": {set: {language: kk}, goto: anonymity}',
+     '"1": {set: {language: de}, goto: anonymity}',
      "language-not-enabled", "language 'de' is not enabled", "choose_language", "under `languages:`", "language: de"),
     ("unknown-number", "    number: duty_officer", "    number: officer",
      "unknown-number", "number 'officer' is not under numbers", "duty_officer", "under `numbers:`", "number: officer"),
-    ("speech-without-words", "    timeout_s: 5\n    retries: 2\n",
-     "    timeout_s: 5\n    speech: true\n    retries: 2\n",
+    ("speech-without-words", "    timeout_s: 5\n    retries: 1\n",
+     "    timeout_s: 5\n    speech: true\n    retries: 1\n",
      "speech-without-words", "speech is on", "choose_language", "`words:`", "speech: true"),
     ("invalid-pattern", r"pattern: '^[78]?7\d{9}$'", r"pattern: '^[78?7\d{9}$'",
      "invalid-pattern", "not a valid regular expression", "contact_number", "single quotes", "pattern:"),
     ("duplicate-region", '  - code: "02"', '  - code: "01"',
      "duplicate-region", "region code 01 is used twice", None, "its own code", ('- code: "01"', 2)),
-    ("empty-menu", '    options:\n      "1": {goto: finish}\n    after_retries: {goto: goodbye}',
+    ("empty-menu", '    options:\n      "1": {goto: repeat_numbers}\n    after_retries: {goto: goodbye}',
      "    options: {}\n    after_retries: {goto: goodbye}",
      "empty-menu", "needs at least one option", "repeat", "at least one option", "options: {}"),
     ("language-voice", "    voice: Polly.Joanna\n", "",
@@ -119,15 +125,15 @@ def test_each_problem_kind_has_file_line_node_and_fix(ivr, flow_dir: Path, old: 
 
 def test_human_output_names_file_line_node_and_fix(ivr, flow_dir: Path) -> None:  # type: ignore[no-untyped-def]
     path = flow_dir / "flow.yaml"
-    text = mutate("    next: anonymity", "    next: anonimity")
+    text = mutate("    next: urgent_record", "    next: urgent_recrod")
     path.write_text(text, encoding="utf-8")
 
     run = ivr("flow", "check", str(path), "--no-audio")
 
     assert run.code == 1
-    line = line_of(text, "next: anonimity")
-    assert f"{path}:{line}: [node intro] error: goes to unknown node 'anonimity'" in run.out
-    assert "    fix: fix the node name (did you mean 'anonymity'?)" in run.out
+    line = line_of(text, "next: urgent_recrod")
+    assert f"{path}:{line}: [node officer_unavailable] error: goes to unknown node 'urgent_recrod'" in run.out
+    assert "    fix: fix the node name (did you mean 'urgent_record'?)" in run.out
     # Everything the typo cut off is reported too, but pointed back at its cause.
     assert "unreachable" in run.out and "probably follows from the unknown node name" in run.out
     assert "error(s)" in run.err and "last good version" in run.err
@@ -142,7 +148,8 @@ def test_valid_flow_exits_0_with_a_summary(ivr) -> None:  # type: ignore[no-unty
 
 def test_json_output_for_ci(ivr, flow_dir: Path) -> None:  # type: ignore[no-untyped-def]
     path = flow_dir / "flow.yaml"
-    path.write_text(mutate("    say: [intro]", "    say: [intro, intr]"), encoding="utf-8")
+    path.write_text(mutate("    say: [officer_unavailable]", "    say: [officer_unavailable, officer_unavailabl]"),
+                    encoding="utf-8")
 
     run = ivr("flow", "check", str(path), "--json", "--no-audio")
 
@@ -194,15 +201,15 @@ def prompts(tmp_path: Path) -> Path:
 
 
 def test_missing_prompt_audio_points_at_the_message_and_its_node(ivr, prompts: Path) -> None:  # type: ignore[no-untyped-def]
-    (prompts / "kk" / "intro.wav").unlink()
+    (prompts / "kk" / "officer_unavailable.wav").unlink()
 
     code, problems = findings(ivr, FLOW, "--prompts", str(prompts))
 
     assert code == 1
     found = next(p for p in problems if p["kind"] == "prompt-missing")
-    assert "kk/intro.wav" in found["message"]
-    assert found["line"] == line_of(SHIPPED, "    kk: Мұнда сіз пара")
-    assert found["node"] == "intro"
+    assert "kk/officer_unavailable.wav" in found["message"]
+    assert found["line"] == line_of(SHIPPED, "    kk: Кезекші қазір жауап")
+    assert found["node"] == "officer_unavailable"
     assert "ivr prompts render" in found["fix"]
 
 
@@ -282,7 +289,7 @@ def test_lines_file_problems_have_file_and_line(ivr, two_lines: Path, kind: str,
 
 def test_lines_file_checks_every_flow_it_names(ivr, two_lines: Path) -> None:  # type: ignore[no-untyped-def]
     business = two_lines / "business.yaml"
-    business.write_text(business.read_text(encoding="utf-8").replace("next: anonymity", "next: anonimity", 1),
+    business.write_text(business.read_text(encoding="utf-8").replace("next: urgent_record", "next: anonimity", 1),
                         encoding="utf-8")
 
     run = ivr("flow", "check", str(two_lines / "lines.yaml"), "--no-audio")

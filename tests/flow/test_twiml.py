@@ -13,7 +13,6 @@ from ivr.flow.engine import (
     Digits,
     Gather,
     Hangup,
-    NoInput,
     Play,
     PlayRecording,
     Record,
@@ -76,14 +75,14 @@ def at(flow: Flow, node: str, **facts: object) -> CallState:
 # --------------------------------------------------------------------------- Gather
 
 
-def test_first_answer_greets_then_gathers_one_key_then_redirects_on_silence(flow: Flow) -> None:
+def test_first_answer_greets_inside_the_gather_then_redirects_on_silence(flow: Flow) -> None:
     root = twiml(start(flow))
-    assert tags(root) == ["Play", "Say", "Gather", "Redirect"]
-    assert root[0].text == f"{BASE}/voice/prompts/kk/welcome.wav?v=test"
-    assert root[1].get("voice") == "Polly.Tatyana"
-    assert root[1].get("language") == "ru-RU"
-    assert root[1].text is not None and root[1].text.startswith("Здравствуйте!")
-    gather = root[2]
+    assert tags(root) == ["Gather", "Redirect"]  # a key cuts even the greeting short
+    gather = root[0]
+    assert gather[0].text == f"{BASE}/voice/prompts/kk/welcome.wav?v=test"
+    assert gather[2].get("voice") == "Polly.Tatyana"
+    assert gather[2].get("language") == "ru-RU"
+    assert gather[2].text is not None and gather[2].text.startswith("Здравствуйте!")
     assert gather.attrib == {
         "action": f"{BASE}/voice/step?node=choose_language&tries=0",
         "method": "POST",
@@ -93,16 +92,16 @@ def test_first_answer_greets_then_gathers_one_key_then_redirects_on_silence(flow
         "input": "dtmf",
         "actionOnEmptyResult": "false",
     }
-    assert tags(gather) == ["Play", "Say", "Say"]
-    assert [s.get("language") for s in gather.iter("Say")] == ["ru-RU", "en-US"]
-    assert [s.get("voice") for s in gather.iter("Say")] == ["Polly.Tatyana", "Polly.Joanna"]
-    redirect = root[3]
+    assert tags(gather) == ["Play", "Play", "Say", "Say", "Say"]
+    assert [s.get("language") for s in gather.iter("Say")] == ["ru-RU", "ru-RU", "en-US"]
+    assert [s.get("voice") for s in gather.iter("Say")] == ["Polly.Tatyana", "Polly.Tatyana", "Polly.Joanna"]
+    redirect = root[1]
     assert redirect.get("method") == "POST"
     assert query(redirect.text) == {"node": "choose_language", "tries": "0", "e": "noinput"}
 
 
 def test_speech_menu_gathers_keys_and_speech_with_hints(flow: Flow) -> None:
-    root = twiml(step(flow, at(flow, "intro", language="ru"), Digits("1")))
+    root = twiml(step(flow, at(flow, "choose_language"), Digits("2")))
     gather = root.find("Gather")
     assert gather is not None
     assert gather.get("input") == "dtmf speech"
@@ -110,17 +109,17 @@ def test_speech_menu_gathers_keys_and_speech_with_hints(flow: Flow) -> None:
     assert gather.get("speechTimeout") == "auto"
     assert gather.get("hints") == "анонимно,аноним,контакты,оставить контакты"
     assert gather.get("numDigits") == "1"
-    assert gather.get("timeout") == "6"
+    assert gather.get("timeout") == "5"
     assert gather.get("finishOnKey") == ""
 
 
 def test_kazakh_caller_is_heard_by_the_russian_recogniser(flow: Flow) -> None:
-    gather = twiml(step(flow, at(flow, "intro", language="kk"), Digits("1"))).find("Gather")
+    gather = twiml(step(flow, at(flow, "choose_language"), Digits("1"))).find("Gather")
     assert gather is not None
     assert gather.get("language") == "ru-RU"
     assert gather.get("hints") == "анонимді,аноним,байланыс"
     assert {p.text for p in gather.iter("Play")} == {
-        f"{BASE}/voice/prompts/kk/anonymity_info.wav?v=test",
+        f"{BASE}/voice/prompts/kk/urgent_offer.wav?v=test",
         f"{BASE}/voice/prompts/kk/anonymity_menu.wav?v=test",
     }
     assert gather.find("Say") is None
@@ -128,10 +127,10 @@ def test_kazakh_caller_is_heard_by_the_russian_recogniser(flow: Flow) -> None:
 
 def test_retry_redirect_and_action_carry_the_new_try_count(flow: Flow) -> None:
     root = twiml(step(flow, at(flow, "anonymity", language="ru"), Digits("7")))
-    assert tags(root) == ["Say", "Gather", "Redirect"]
-    assert root[0].text == "Такого варианта нет."
-    assert query(root[1].get("action")) == {"node": "anonymity", "tries": "1"}
-    assert query(root[2].text) == {"node": "anonymity", "tries": "1", "e": "noinput"}
+    assert tags(root) == ["Gather", "Redirect"]
+    assert root[0][0].text == "Такого варианта нет."
+    assert query(root[0].get("action")) == {"node": "anonymity", "tries": "1"}
+    assert query(root[1].text) == {"node": "anonymity", "tries": "1", "e": "noinput"}
 
 
 def test_number_gather_finishes_on_hash_and_takes_up_to_eleven_digits(flow: Flow) -> None:
@@ -148,7 +147,7 @@ def test_number_gather_finishes_on_hash_and_takes_up_to_eleven_digits(flow: Flow
 def test_region_gather_takes_two_digits_or_a_name(flow: Flow) -> None:
     gather = twiml(step(flow, at(flow, "anonymity", language="en"), Digits("1"))).find("Gather")
     assert gather is not None
-    assert (gather.get("numDigits"), gather.get("timeout"), gather.get("input")) == ("2", "7", "dtmf speech")
+    assert (gather.get("numDigits"), gather.get("timeout"), gather.get("input")) == ("2", "5", "dtmf speech")
     assert gather.get("finishOnKey") == ""
     assert gather.get("language") == "en-US"
     hints = gather.get("hints")
@@ -167,23 +166,18 @@ def test_region_list_is_inside_the_gather_so_a_key_interrupts_it(flow: Flow) -> 
 
 
 @pytest.mark.parametrize("language", ["ru", "kk"])
-def test_region_no_input_says_so_and_reads_the_list_inside_the_gather(flow: Flow, language: str) -> None:
-    root = twiml(step(flow, at(flow, "region", language=language), NoInput()))
+def test_region_wrong_code_re_asks_briefly_inside_the_gather(flow: Flow, language: str) -> None:
+    root = twiml(step(flow, at(flow, "region", language=language), Digits("99")))
     assert tags(root) == ["Gather", "Redirect"]  # nothing is said before a key can interrupt
     gather = root[0]
     assert query(gather.get("action")) == {"node": "region", "tries": "1"}
     assert query(root[1].text) == {"node": "region", "tries": "1", "e": "noinput"}
     spoken = [child.text or "" for child in gather]
     if language == "ru":
-        assert spoken[:4] == ["Мы не услышали ответа.", "Коды регионов.", "0, 1.", "Астана."]
-        assert spoken[-1].startswith("Назовите вашу область")
-        assert len(spoken) == 2 + 2 * len(flow.doc.regions) + 1
+        assert spoken == ["Такого варианта нет.", "Назовите область. Список кодов — звёздочка."]
     else:
-        assert tags(gather) == ["Play"] * len(spoken)
-        assert spoken[:2] == [f"{BASE}/voice/prompts/kk/no_input.wav?v=test",
-                              f"{BASE}/voice/prompts/kk/region_list_intro.wav?v=test"]
-        assert spoken[-1] == f"{BASE}/voice/prompts/kk/region_prompt.wav?v=test"
-        assert len(spoken) == 2 + 3 * len(flow.doc.regions) + 1  # two digit files and a name each
+        assert spoken == [f"{BASE}/voice/prompts/kk/invalid_input.wav?v=test",
+                          f"{BASE}/voice/prompts/kk/region_reprompt.wav?v=test"]
 
 
 def test_empty_hints_are_left_out() -> None:
@@ -228,9 +222,14 @@ def test_hints_that_fit_are_sent_whole() -> None:
 
 def test_record_posts_its_action_and_status_callback_then_redirects_on_silence(flow: Flow) -> None:
     root = twiml(step(flow, at(flow, "region", language="ru"), Digits("13")))
-    assert tags(root) == ["Say", "Record", "Redirect"]
-    assert root[0].text is not None and root[0].text.startswith("После сигнала")
-    assert root[1].attrib == {
+    assert tags(root) == ["Gather", "Redirect", "Record", "Redirect"]
+    # The guidance in a one-second Gather: a key skips it, silence steps on ("go") to the beep.
+    assert root[0][0].text is not None and root[0][0].text.startswith("После сигнала")
+    assert (root[0].get("timeout"), root[0].get("numDigits")) == ("1", "1")
+    assert query(root[1].text) == {"node": "record", "tries": "0", "e": "go"}
+    root = twiml(step(flow, at(flow, "record", language="ru"), Digits("")))
+    assert tags(root) == ["Record", "Redirect"]
+    assert root[0].attrib == {
         "action": f"{BASE}/voice/recorded?node=record",
         "method": "POST",
         "maxLength": "300",
@@ -242,8 +241,8 @@ def test_record_posts_its_action_and_status_callback_then_redirects_on_silence(f
         "recordingStatusCallbackMethod": "POST",
         "recordingStatusCallbackEvent": "completed",
     }
-    assert root[2].get("method") == "POST"
-    assert query(root[2].text) == {"node": "record", "tries": "0", "e": "noinput"}
+    assert root[1].get("method") == "POST"
+    assert query(root[1].text) == {"node": "record", "tries": "0", "e": "noinput"}
 
 
 def test_record_values_come_from_the_action() -> None:
@@ -258,8 +257,9 @@ def test_record_values_come_from_the_action() -> None:
 
 def test_dial_posts_how_it_ended(officer_flow: Flow) -> None:
     root = twiml(step(officer_flow, at(officer_flow, "anonymity", language="ru"), Digits("0")))
-    assert tags(root) == ["Say", "Dial"]
-    dial = root[1]
+    assert tags(root) == ["Gather", "Redirect", "Dial"]
+    assert query(root[1].text) == {"node": "duty_officer", "tries": "0", "e": "go"}
+    dial = root[2]
     assert dial.get("method") == "POST"
     assert dial.get("timeout") == "25"
     assert query(dial.get("action")) == {"node": "duty_officer", "tries": "0", "e": "dial"}
@@ -270,15 +270,16 @@ def test_dial_posts_how_it_ended(officer_flow: Flow) -> None:
 
 def test_hangup_ends_the_document(flow: Flow) -> None:
     root = twiml(step(flow, at(flow, "repeat", language="en"), Digits("9")))
-    assert tags(root) == ["Say", "Hangup"]
-    assert root[0].text == "Thank you for calling. Goodbye."
-    assert root[0].get("voice") == "Polly.Joanna"
+    assert tags(root) == ["Gather", "Redirect", "Hangup"]
+    assert root[0][0].text == "Thank you for calling. Goodbye."
+    assert root[0][0].get("voice") == "Polly.Joanna"
 
 
 def test_playback_plays_the_callers_recording(flow: Flow) -> None:
     root = twiml(step(flow, at(flow, "review", language="ru", recording_sid="RE0123"), Digits("1")))
-    assert tags(root) == ["Say", "Play", "Gather", "Redirect"]
-    assert root[1].text == f"{BASE}/recordings/RE0123.wav"
+    assert tags(root) == ["Gather", "Redirect"]
+    assert tags(root[0]) == ["Say", "Play", "Say"]
+    assert root[0][1].text == f"{BASE}/recordings/RE0123.wav"
 
 
 def test_prompt_urls_come_from_voice_urls() -> None:

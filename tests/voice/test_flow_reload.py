@@ -31,19 +31,19 @@ def edit(flow: Path, old: str, new: str) -> None:
 
 def test_valid_edit_is_served_to_new_calls(tmp_path, make_settings, database_url) -> None:
     app, sim, flow = make(tmp_path, make_settings, database_url)
-    edit(flow, "Для русского языка нажмите 2.", "Для русского языка нажмите, пожалуйста, 2.")
+    edit(flow, "Русский язык — 2.", "Русский язык — пожалуйста, 2.")
     result = sim.call([Press("2")])
-    assert "Для русского языка нажмите, пожалуйста, 2." in result.said()
+    assert "Русский язык — пожалуйста, 2." in result.said()
     app.extensions["ivr"].close()
 
 
 def test_invalid_edit_keeps_the_old_flow_and_reports_file_and_line(tmp_path, make_settings, database_url) -> None:
     app, sim, flow = make(tmp_path, make_settings, database_url)
-    edit(flow, "next: choose_language", "next: choose_langauge")
+    edit(flow, "goto: anonymity}", "goto: anonimity}")
     result = sim.call([Press("2"), Press("1")])
-    assert "Для русского языка нажмите 2." in result.said()  # still the old flow
+    assert "Русский язык — 2." in result.said()  # still the old flow
     error = app.extensions["ivr"].flows.last_error
-    assert error is not None and "choose_langauge" in str(error) and f"{flow}:" in str(error)
+    assert error is not None and "anonimity" in str(error) and f"{flow}:" in str(error)
     ready = app.test_client().get("/readyz").get_json()
     assert ready["status"] == "degraded" and ready["checks"]["flow"] != "ok"
     app.extensions["ivr"].close()
@@ -56,8 +56,8 @@ def test_call_in_progress_finishes_on_the_version_it_started_with(tmp_path, make
     result = sim.call([Press("2")])
     step_url = next(url for url, *_ in reversed(result.requests) if "/voice/step" in url)
     text = flow.read_text(encoding="utf-8")
-    edit(flow, text, text.replace("Чтобы сообщить анонимно, нажмите 1.", "Для анонимного сообщения нажмите 1.")
-         .replace("Для русского языка нажмите 2.", "Для русского языка нажмите, пожалуйста, 2."))
+    edit(flow, text, text.replace("Сообщить анонимно — 1.", "Анонимное сообщение — 1.")
+         .replace("Русский язык — 2.", "Русский язык — пожалуйста, 2."))
     assert app.extensions["ivr"].flows.current.version != started
     # Post again to the old call's language menu with a key it does not know: the menu is asked
     # again, and must be the wording of the version the call started on, not the edited one.
@@ -65,10 +65,10 @@ def test_call_in_progress_finishes_on_the_version_it_started_with(tmp_path, make
     form["Digits"] = "7"
     status, body = sim.post(step_url.split("&e=")[0], form)
     assert status == 200
-    assert "Для русского языка нажмите 2." in body
-    assert "нажмите, пожалуйста, 2." not in body
+    assert "Русский язык — 2." in body
+    assert "пожалуйста, 2." not in body
     fresh = sim.call([Press("2")])
-    assert any("Для анонимного сообщения нажмите 1." in s for s in fresh.said())
+    assert any("Анонимное сообщение — 1." in s for s in fresh.said())
     app.extensions["ivr"].close()
 
 
@@ -78,7 +78,7 @@ def test_restarted_process_finishes_old_calls_from_the_archived_version(tmp_path
 
     app, _sim, flow = make(tmp_path, make_settings, database_url)
     old_version = app.extensions["ivr"].flows.current.version
-    edit(flow, "Чтобы сообщить анонимно, нажмите 1.", "Для анонимного сообщения нажмите 1.")
+    edit(flow, "Сообщить анонимно — 1.", "Анонимное сообщение — 1.")
     app.extensions["ivr"].close()
     # A new process (new registry) only knows the new file; the old version comes from the database.
     restarted = create_app(make_settings(database_url=database_url, flow_path=flow))
@@ -86,7 +86,7 @@ def test_restarted_process_finishes_old_calls_from_the_archived_version(tmp_path
     assert registry.current.version != old_version
     old = registry.get(old_version)
     assert old.version == old_version
-    assert "Чтобы сообщить анонимно, нажмите 1." in old.message("anonymity_menu", "ru").text
+    assert "Сообщить анонимно — 1." in old.message("anonymity_menu", "ru").text
     restarted.extensions["ivr"].close()
 
 

@@ -163,7 +163,8 @@ def test_operator_message_is_read_to_the_reporter(app, twilio: TwilioSimulator) 
     flow = app.extensions["ivr"].flows.current
     state = engine.CallState(flow.version, "followup_check", language="ru", reference=reference, pin=pin)
     step = engine.step(flow, state, done)
-    texts = [a.text for a in step.actions if isinstance(a, engine.Say)]
+    spoken = [p for a in step.actions for p in (a.prompts if isinstance(a, engine.Gather) else (a,))]
+    texts = [a.text for a in spoken if isinstance(a, engine.Say)]
     assert msg(app, "case_status_forwarded") in texts
     assert texts[texts.index(msg(app, "reporter_message_intro")) + 1] == "Позвоните нам в понедельник."
 
