@@ -4,7 +4,7 @@ Runs bench.rehearsal's layout (two gunicorns behind HAProxy, Sentinel-managed Re
 S3 on moto's server, the Twilio stand-in) twice:
 
 1. **Calls**: intake workers only (no transcription). Report calls (language, anonymous,
-   region, a 3 s recording, send, hang up: 8 signed webhooks each) are placed back to back by
+   region, a 3 s recording, send, hang up: 10 signed webhooks each) are placed back to back by
    N simulated callers for a fixed time, N = 2, 4, 8, 16. Per step: completed calls per second,
    webhook p50/p99 as HAProxy's clients saw them, and how long the two workers took to turn the
    last report into a case after the last call ended (drain).
@@ -191,6 +191,7 @@ def render(steps: list[dict[str, float]], transcription: dict[str, float], load_
             "best; a faster burst only queues, and the cases follow)."
         )
     lines += [
+        "",
         f"**Transcription**: {per_hour:.0f} reports per hour per transcribing core "
         f"({transcription['audio_s']:.0f} s Russian reports, {transcription['per_report_s']:.1f} s each on one "
         f"thread of the bundled model, {transcription['reports']:.0f} reports after a warm-up).",
