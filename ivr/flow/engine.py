@@ -157,7 +157,7 @@ class Gather:
     finish_on_key: str = ""
     speech_language: str | None = None
     hints: tuple[str, ...] = ()
-    # True: prompts before a Record, Dial or Hangup; no input steps on ("go", an empty Digits)
+    # True: prompts before a Record or Dial; no input steps on ("go", an empty Digits)
     # to that verb, as a key does. False: no input posts back as NoInput.
     falls_through: bool = False
 
@@ -522,12 +522,10 @@ def _gather_for(flow: Flow, state: CallState, node: Any, prompts: tuple[Action, 
             hints=hints,
         )
     if isinstance(node, RegionNode):
-        hints = tuple(
-            alias
-            for region in flow.doc.regions
-            for alias in (region.names.get(language, ""), *region.aliases.get(language, []))
-            if alias
-        )
+        # Every official name first: Twilio reads only the first 1000 characters of hints.
+        names = [region.names.get(language, "") for region in flow.doc.regions]
+        aliases = [alias for region in flow.doc.regions for alias in region.aliases.get(language, [])]
+        hints = tuple(dict.fromkeys(hint for hint in (*names, *aliases) if hint))
         return Gather(
             speakable, node.timeout_s, num_digits=2, speech_language=speech_language, hints=hints
         )

@@ -444,9 +444,14 @@ _FOLD = str.maketrans({"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о
                        "ё": "е"})
 
 
+_WORD_FORMS = {"обл": "область", "oblysy": "oblast", "region": "oblast", "облысы": "облысы"}
+
+
 def normalize_words(text: str) -> str:
     """Lower-case words without punctuation or Kazakh-only letters, for matching spoken answers."""
-    folded = " ".join(re.findall(r"\w+", text.lower().translate(_FOLD)))
+    words = re.findall(r"\w+", text.lower().translate(_FOLD))
+    # "обл." is how a recogniser (or a hand) shortens "область"; "oblysy" is Kazakh in Latin letters.
+    folded = " ".join(_WORD_FORMS.get(word, word) for word in words)
     # Қазақстан folds to "казакстан", but a Russian recogniser writes "казахстан".
     return folded.replace("казакстан", "казахстан")
 

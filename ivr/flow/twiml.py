@@ -66,7 +66,10 @@ def _render(action: Action, state: CallState, urls: VoiceUrls) -> str:
         return _speak(action, urls)
     if isinstance(action, Gather):
         prompts = "".join(_speak(prompt, urls) for prompt in action.prompts)
-        gather = f"<Gather action={_q(urls.step(state))}{_gather_attrs(action)}>{prompts}</Gather>"
+        # Prompts before a Record or Dial: a key and silence both mean "go on" (e=go), so a caller's
+        # stand-in can tell this Gather from a menu by its action alone.
+        target = urls.step(state, "go") if action.falls_through else urls.step(state)
+        gather = f"<Gather action={_q(target)}{_gather_attrs(action)}>{prompts}</Gather>"
         # Twilio runs the next verb when the caller gives no input (no action request is made).
         # Prompts before a Record, Dial or Hangup step on with "go": the same as a key that skipped them.
         return gather + _redirect(urls.step(state, "go" if action.falls_through else "noinput"))

@@ -323,6 +323,8 @@ class CallerInputs:
         return DialResult("no-answer")  # nobody answers a simulated transfer
 
     def _gather(self, attrs: dict[str, str]) -> Input:
+        if "e=go" in attrs.get("action", ""):
+            return Silence()  # guidance before the beep or a transfer: the caller listens, keys stay for menus
         prompt = GatherPrompt(
             num_digits=int(attrs.get("numDigits") or 0) or None,
             finish_on_key=attrs.get("finishOnKey", "#"),

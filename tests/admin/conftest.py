@@ -47,7 +47,7 @@ def two_lines(flow_dir: Path) -> Path:
     """A config folder with a public and a business line, each with its own flow file."""
     business = FLOW.read_text(encoding="utf-8").replace("name: public", "name: business", 1)
     business = business.replace(
-        "ru: Здравствуйте! Это телефон доверия 1424 Агентства по противодействию коррупции.",
+        "ru: Здравствуйте! Телефон доверия.",
         "ru: Здравствуйте! Это линия 1424 для предпринимателей.", 1,
     )
     (flow_dir / "business.yaml").write_text(business, encoding="utf-8")

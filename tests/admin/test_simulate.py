@@ -24,8 +24,8 @@ from tests.admin.conftest import BUSINESS_NUMBER
 from tests.support.twilio_sim import make_wav
 
 REFERENCE = re.compile(r"^Case reference: (\d+)$", re.MULTILINE)
-RU_INTRO = "Здесь вы можете сообщить о взятке или о злоупотреблении служебным положением."
-KK_INTRO = "Мұнда сіз пара немесе қызмет бабын теріс пайдалану туралы хабарлай аласыз."
+RU_INTRO = "Если требуют взятку сейчас — 0."
+KK_INTRO = "Пара дәл қазір талап етілсе — 0."
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_kazakh_prompts_show_the_words_behind_the_audio(ivr, report_wav: Path) -
     run = ivr("simulate", "--keys", "1,1,02,3", "--record", str(report_wav))
 
     assert run.code == 0, run.err
-    assert f"  [kk] {KK_INTRO}" in run.out and "(kk/intro.wav)" in run.out
+    assert f"  [kk] {KK_INTRO}" in run.out and "(kk/urgent_offer.wav)" in run.out
     reference = REFERENCE.search(run.out)
     assert reference
     words = ("нөл", "бір", "екі", "үш", "төрт", "бес", "алты", "жеті", "сегіз", "тоғыз")
@@ -70,9 +70,11 @@ def test_without_a_recording_the_call_ends_without_a_reference(ivr) -> None:  # 
 
 
 def test_silence_and_speech_items(ivr, report_wav: Path) -> None:  # type: ignore[no-untyped-def]
-    run = ivr("simulate", "--keys", ",2,1,say:Алматы,3", "--record", str(report_wav))
+    # Silence at the language menu: the short question again, in every language, no complaint.
+    run = ivr("simulate", "--keys", ",2,1,say:Алматы,1,3", "--record", str(report_wav))
     assert run.code == 0, run.err
-    assert "  > (silence)" in run.out and "Мы не услышали ответа." in run.out
+    assert "  > (silence)" in run.out and "Мы не услышали ответа." not in run.out
+    assert "  [ru] Алматы." in run.out and "  [ru] верно? Да — 1, нет — 2." in run.out  # read back
     assert "  > says Алматы" in run.out and REFERENCE.search(run.out)
 
 
@@ -113,11 +115,11 @@ def test_a_line_by_name_or_number(ivr, two_lines: Path) -> None:  # type: ignore
 def test_a_draft_flow_can_be_tried_before_it_goes_live(ivr, flow_dir: Path) -> None:  # type: ignore[no-untyped-def]
     draft = flow_dir / "draft.yaml"
     text = (flow_dir / "flow.yaml").read_text(encoding="utf-8")
-    draft.write_text(text.replace("Для русского языка нажмите 2.", "По-русски — нажмите 2.", 1), encoding="utf-8")
+    draft.write_text(text.replace("Русский язык — 2.", "По-русски — нажмите 2.", 1), encoding="utf-8")
     tried = ivr("simulate", "--flow", str(draft), "--keys", "2")
     assert tried.code == 0 and "По-русски — нажмите 2." in tried.out
 
-    draft.write_text(text.replace("next: anonymity", "next: anonimity", 1), encoding="utf-8")
+    draft.write_text(text.replace("goto: anonymity}", "goto: anonimity}", 1), encoding="utf-8")
     broken = ivr("simulate", "--flow", str(draft), "--keys", "2")
     assert broken.code == 1 and "anonimity" in broken.err and "ivr flow check" in broken.err
 

@@ -122,17 +122,24 @@ class Caller:
         assert status in (200, 204), f"POST {url} answered {status}: {body[:300]}"
         return body
 
+    def settle(self, body: str) -> Wait:
+        """Where the caller has to act: guidance before a beep or a transfer plays out on its own."""
+        wait = waiting(body)
+        while wait.verb == "Gather" and wait.noinput_url and "e=go" in wait.noinput_url:
+            wait = waiting(self.post(wait.noinput_url, {}))
+        return wait
+
     def start(self) -> Wait:
-        return waiting(self.post("/voice/incoming", {}))
+        return self.settle(self.post("/voice/incoming", {}))
 
     def answer(self, wait: Wait, answer: Answer) -> Wait:
         """Do what Twilio does when the caller gives this answer at this wait."""
         action = wait.attrs.get("action", "")
         if answer.kind == "silence":
             assert wait.noinput_url, wait
-            return waiting(self.post(wait.noinput_url, {}))
+            return self.settle(self.post(wait.noinput_url, {}))
         if answer.kind == "speak" and "speech" in wait.attrs.get("input", ""):
-            return waiting(self.post(action, {"SpeechResult": answer.value, "Confidence": "0.92"}))
+            return self.settle(self.post(action, {"SpeechResult": answer.value, "Confidence": "0.92"}))
         if answer.kind == "press":
             finish, limit = wait.attrs.get("finishOnKey", ""), int(wait.attrs.get("numDigits", "30"))
             digits = answer.value.split(finish)[0] if finish else answer.value
@@ -140,7 +147,7 @@ class Caller:
             if not digits:  # only the finish key: Twilio reports no input
                 return self.answer(wait, Answer("silence"))
             finished_on = finish if finish and finish in answer.value else ""
-            return waiting(self.post(action, {"Digits": digits, "FinishedOnKey": finished_on}))
+            return self.settle(self.post(action, {"Digits": digits, "FinishedOnKey": finished_on}))
         if answer.kind == "talk":
             self.recordings += 1
             sid = new_sid("RE")
@@ -152,7 +159,7 @@ class Caller:
                 self.post(callback, {**recording, "RecordingStatus": "completed"})
             return waiting(body)
         if answer.kind == "dial":
-            return waiting(self.post(action, {"DialCallStatus": answer.value}))
+            return self.settle(self.post(action, {"DialCallStatus": answer.value}))
         raise AssertionError(f"cannot give {answer} at {wait.verb}")
 
     def hang_up(self) -> None:
@@ -377,8 +384,8 @@ ASSUMING_FLOWS = [
      '      "1": {set: {contact: caller}, goto: region, words: {ru: [да], kk: [иә], en: ["yes"]}}',
      '"1": {set: {contact: caller}'),
     ("set-node-sets-contact", "urgent_record",
-     "    set: {anonymous: true, urgent: true}\n    goto: record",
-     "    set: {anonymous: false, urgent: true, contact: caller}\n    goto: record",
+     "    set: {anonymous: true, urgent: true}\n    goto: region",
+     "    set: {anonymous: false, urgent: true, contact: caller}\n    goto: region",
      "set: {anonymous: false, urgent: true, contact: caller}"),
 ]
 
