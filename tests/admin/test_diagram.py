@@ -181,6 +181,6 @@ def test_flow_show_picks_a_line_and_refuses_a_broken_flow(ivr, two_lines: Path, 
     assert run.code == 0 and out.read_text(encoding="utf-8").startswith('digraph "business"')
 
     broken = two_lines / "business.yaml"
-    broken.write_text(broken.read_text(encoding="utf-8").replace("next: anonymity", "next: x", 1), encoding="utf-8")
+    broken.write_text(broken.read_text(encoding="utf-8").replace("goto: anonymity}", "goto: x}", 1), encoding="utf-8")
     failed = ivr("flow", "show", str(broken), "-o", str(out))
     assert failed.code == 1 and "ivr flow check" in failed.err

@@ -15,7 +15,7 @@ from tests.admin.conftest import BUSINESS_NUMBER, FLOW, PUBLIC_NUMBER, edit
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.support.twilio_sim import FlaskTransport, Press, Talk, TwilioSimulator
 
-PUBLIC_WELCOME = "Здравствуйте! Это телефон доверия 1424 Агентства по противодействию коррупции."
+PUBLIC_WELCOME = "Здравствуйте! Телефон доверия."
 BUSINESS_WELCOME = "Здравствуйте! Это линия 1424 для предпринимателей."
 
 
@@ -68,7 +68,7 @@ def test_each_flow_reloads_on_its_own(line_app, sim, two_lines: Path) -> None:  
     assert catalog.for_number(PUBLIC_NUMBER).version == public_version
 
     before = reload_errors()
-    edit(two_lines / "business.yaml", "next: anonymity", "next: anonimity")
+    edit(two_lines / "business.yaml", "goto: anonymity}", "goto: anonimity}")
     business_call = sim.call([Press("2")], to=BUSINESS_NUMBER).said()
     public_call = sim.call([Press("2")], to=PUBLIC_NUMBER).said()
 

@@ -59,15 +59,15 @@ def test_a_refused_edit_is_shown_with_file_line_node_and_fix(flow_dir: Path, mak
         client = app.test_client()
         assert sign_in(client, "dana").status_code == 302
         serving = app.extensions["ivr"].flows.current.version
-        edit(flow_dir / "flow.yaml", "next: anonymity", "next: anonimity")
+        edit(flow_dir / "flow.yaml", "goto: anonymity}", "goto: anonimity}")
         app.extensions["ivr"].flows.reload_if_changed()
 
         body = text(client.get("/admin/"))
 
         assert "last edit refused" in body and f"Still serving version <span class=\"mono\">{serving}" in body
         line = next(i for i, row in enumerate((flow_dir / "flow.yaml").read_text().splitlines(), 1)
-                    if "next: anonimity" in row)
-        assert f"{flow_dir / 'flow.yaml'}:{line}</span> · node <code>intro</code>" in body
+                    if "goto: anonimity}" in row)
+        assert f"{flow_dir / 'flow.yaml'}:{line}</span> · node <code>choose_language</code>" in body
         assert "goes to unknown node &#39;anonimity&#39;" in body
         assert "Fix: fix the node name (did you mean &#39;anonymity&#39;?)" in body
     finally:
@@ -119,7 +119,7 @@ def test_a_call_in_the_browser(app, admin) -> None:  # type: ignore[no-untyped-d
 
     body = text(page)
     assert page.status_code == 200, body
-    assert "Здесь вы можете сообщить о взятке" in body
+    assert "Если требуют взятку сейчас" in body
     assert "presses 05" in body and "recording: report.wav, 9 s" in body
     reference = re.search(r'Case reference: <strong class="mono">(\d+)</strong>', body)
     assert reference, body
@@ -132,7 +132,7 @@ def test_kazakh_prompts_in_the_browser_show_their_words(admin) -> None:  # type:
     token = csrf_token(admin, "/admin/simulate")
     page = admin.post("/admin/simulate", data={"csrf_token": token, "line": "public", "keys": "1"})
     body = text(page)
-    assert "Мұнда сіз пара немесе қызмет бабын" in body and "(kk/intro.wav)" in body
+    assert "Пара дәл қазір талап етілсе" in body and "(kk/urgent_offer.wav)" in body
 
 
 def test_simulation_form_errors(admin) -> None:  # type: ignore[no-untyped-def]

@@ -21,17 +21,17 @@ def test_check_passes_on_the_shipped_audio_and_fails_on_a_missing_file(ivr, prom
     ok = ivr("prompts", "check", prompts_dir=str(prompts))
     assert ok.code == 0 and ok.out.strip().endswith("0 error(s), 0 warning(s)")
 
-    (prompts / "kk" / "intro.wav").unlink()
+    (prompts / "kk" / "officer_unavailable.wav").unlink()
     missing = ivr("prompts", "check", prompts_dir=str(prompts))
-    assert missing.code == 1 and "kk/intro.wav: error: missing; run `ivr prompts render`" in missing.out
+    assert missing.code == 1 and "kk/officer_unavailable.wav: error: missing; run `ivr prompts render`" in missing.out
 
 
 def test_render_redoes_only_what_is_missing(ivr, prompts: Path) -> None:  # type: ignore[no-untyped-def]
-    (prompts / "kk" / "intro.wav").unlink()
+    (prompts / "kk" / "officer_unavailable.wav").unlink()
     run = ivr("prompts", "render", prompts_dir=str(prompts))
     assert run.code == 0, run.err
     assert "flow public:" in run.out and "\n1 rendered," in run.out and "/" in run.out  # the progress bar
-    assert (prompts / "kk" / "intro.wav").stat().st_size > 1000
+    assert (prompts / "kk" / "officer_unavailable.wav").stat().st_size > 1000
     assert ivr("prompts", "check", prompts_dir=str(prompts)).code == 0
 
 

@@ -22,7 +22,7 @@ from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.support.twilio_sim import FlaskTransport, HttpTransport, Press, Talk, TwilioSimulator
 
 SHIPPED = FLOW.read_text(encoding="utf-8")
-INTRO = "ru: Здесь вы можете сообщить о взятке или о злоупотреблении служебным положением. Это можно сделать анонимно."
+INTRO = "ru: Сообщить анонимно — 1. Оставить свой номер — 2."
 ACCEPTED = "ru: Спасибо. Ваше сообщение принято."
 MARK = re.compile(r"\[v(\d+)\]")
 REPORT = [Press("2"), Press("1"), Press("02"), Talk(5), Press("3")]  # then hangs up at "hear again?"
@@ -37,7 +37,7 @@ def good(version: int) -> str:
 
 def bad(version: int) -> str:
     """The same flow with a misspelt node name: it must never serve a call."""
-    return good(version).replace("next: anonymity", "next: anonimity", 1)
+    return good(version).replace("goto: anonymity}", "goto: anonimity}", 1)
 
 
 def save(path: Path, text: str) -> None:
