@@ -370,6 +370,16 @@ def check_prompts(flow: Flow, prompts_dir: Path) -> list[PromptIssue]:
             fix = f"run `ivr prompts render` (now: {prompt.text!r})"
             issues.append(PromptIssue(relative, f"stale: the text changed since it was rendered; {fix}"))
 
+    # Machine-voiced placeholders work, but callers hear a robot: say how many are left to record.
+    for language in sorted({prompt.language for prompt in needed.values() if not prompt.studio}):
+        ours = [relative for relative, prompt in needed.items()
+                if prompt.language == language and not prompt.studio and (prompts_dir / relative).is_file()
+                and _is_ours(prompts_dir / relative, manifests.get(language, {}).get(_split(relative)[1]))]
+        if ours:
+            total = sum(1 for prompt in needed.values() if prompt.language == language)
+            issues.append(PromptIssue(f"{language}/", f"{len(ours)} of {total} prompt(s) are espeak-ng "
+                                      "placeholders, not studio recordings", "warning"))
+
     if prompts_dir.is_dir():
         for file in sorted(prompts_dir.rglob("*")):
             relative = file.relative_to(prompts_dir).as_posix()

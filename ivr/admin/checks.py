@@ -347,6 +347,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     (r"^stale", "prompt-stale",
      "run `ivr prompts render` so the placeholder says the new text"),
     (r"not used by the flow", "prompt-unused", "delete the file if no line needs it any more"),
+    (r"espeak-ng placeholders", "prompt-placeholder",
+     "record each text in a studio and save it under the same name (`ivr prompts render` never overwrites it)"),
     (r"phone line carries 8 kHz mono", "prompt-format",
      "optional: convert it with the sox command in the message to make it smaller"),
     (r"should be|must be|is not allowed", "invalid-value",

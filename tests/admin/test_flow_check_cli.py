@@ -142,7 +142,7 @@ def test_human_output_names_file_line_node_and_fix(ivr, flow_dir: Path) -> None:
 def test_valid_flow_exits_0_with_a_summary(ivr) -> None:  # type: ignore[no-untyped-def]
     run = ivr("flow", "check")
     assert run.code == 0, run.out + run.err
-    assert run.out.startswith("ok, 0 error(s)")
+    assert "\nok, 0 error(s), 1 warning(s)" in run.out and "espeak-ng placeholders" in run.out
     assert "line public" in run.out
 
 
@@ -160,7 +160,8 @@ def test_json_output_for_ci(ivr, flow_dir: Path) -> None:  # type: ignore[no-unt
     assert set(report["problems"][0]) == {"file", "line", "node", "severity", "kind", "message", "fix"}
 
     ok = json.loads(ivr("flow", "check", "--json").out)
-    assert ok["ok"] is True and ok["problems"] == [] and ok["flows"]["public"]["nodes"] > 10
+    assert ok["ok"] is True and ok["flows"]["public"]["nodes"] > 10
+    assert [p["kind"] for p in ok["problems"]] == ["prompt-placeholder"]  # the Kazakh prompts are espeak-ng
 
 
 def test_warnings_exit_0_unless_strict(ivr, flow_dir: Path) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,8 @@ def prompts(tmp_path: Path) -> Path:
 
 def test_check_passes_on_the_shipped_audio_and_fails_on_a_missing_file(ivr, prompts: Path) -> None:  # type: ignore[no-untyped-def]
     ok = ivr("prompts", "check", prompts_dir=str(prompts))
-    assert ok.code == 0 and ok.out.strip().endswith("0 error(s), 0 warning(s)")
+    # The only warning: the Kazakh prompts are still espeak-ng placeholders.
+    assert ok.code == 0 and ok.out.strip().endswith("0 error(s), 1 warning(s)")
 
     (prompts / "kk" / "officer_unavailable.wav").unlink()
     missing = ivr("prompts", "check", prompts_dir=str(prompts))
@@ -48,3 +49,19 @@ def test_a_file_only_another_line_plays_is_not_called_a_leftover(ivr, two_lines:
 
     assert run.code == 0, run.out
     assert "business/kk/your_recording.wav" not in run.out  # the business flow plays it
+
+
+def test_machine_voiced_placeholders_are_a_warning_with_their_count(ivr, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts)
+    run = ivr("prompts", "check", prompts_dir=str(prompts))
+    assert run.code == 0, run.out + run.err
+    placeholders = sum(1 for f in (prompts / "kk").rglob("*.wav"))
+    assert f"kk/: warning: {placeholders} of {placeholders} prompt(s) are espeak-ng placeholders" in run.out
+    # A studio recording (any file render did not make) is one fewer to record.
+    studio = prompts / "kk" / "goodbye.wav"
+    studio.write_bytes(studio.read_bytes()[:-2] + b"\x01\x00")
+    run = ivr("prompts", "check", prompts_dir=str(prompts))
+    assert f"{placeholders - 1} of {placeholders} prompt(s) are espeak-ng placeholders" in run.out
+    strict = ivr("flow", "check", "--strict", "--prompts", str(prompts))
+    assert strict.code == 1 and "espeak-ng placeholders" in strict.out
