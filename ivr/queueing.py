@@ -31,8 +31,12 @@ TRANSCRIBE_QUEUE = "transcribe"
 FORGET_DELAY_S = 15 * 60  # recordings of the call are fetched and deleted at Twilio first
 RETRY_INTERVALS_S = [15, 60, 300, 900, 3600]
 JOB_TIMEOUT_S = 1800
-RESULT_TTL_S = 24 * 3600
-FAILURE_TTL_S = 30 * 24 * 3600  # long enough for a person to look; ids only inside
+# A job's hash in Redis keeps when it was enqueued, started and ended, to the microsecond, and
+# its id leads to the intake: for an anonymous call that is the exact timing the database no
+# longer keeps. A finished job is dropped at once; a failed one for a day. The database's intake
+# row is what a person reads (`ivr intake list --status failed`), and the sweeper works from it.
+RESULT_TTL_S = 0
+FAILURE_TTL_S = 24 * 3600
 
 
 SENTINEL_SCHEME = "redis+sentinel://"

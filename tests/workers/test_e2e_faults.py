@@ -22,7 +22,7 @@ from workers.deps import WorkerDeps
 from workers.sweeper import sweep
 
 REPORT: list[Input] = [Press("2"), Press("1"), Press("02"), Talk(12), Press("3"), Silence()]
-HUNG_UP: list[Input] = [Press("2"), Press("1"), Press("02"), Hangup(recorded_s=9)]
+HUNG_UP: list[Input] = [Press("2"), Press("1"), Press("02"), Silence(), Hangup(recorded_s=9)]  # silence: the guidance
 
 
 def sweep_later(deps: WorkerDeps, seconds: float) -> None:
