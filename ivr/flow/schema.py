@@ -700,6 +700,10 @@ class _Checker:
                          "# ends the input)")
         if isinstance(node, MenuNode) and "#" in node.options:
             self.problem([*loc, "options", "#"], "# cannot be a menu option: Twilio treats it as the end of input")
+        if isinstance(node, LookupNode) and node.say:
+            # Everything else plays inside a Gather (a key cuts it short); a lookup's own prompts cannot.
+            self.problem([*loc, "say"], "a caller cannot skip this prompt (a lookup plays it outside any "
+                         "Gather); say it in the node the lookup leads to", severity="warning")
         if isinstance(node, DialNode) and node.number not in self.doc.numbers:
             self.problem([*loc, "number"], f"number {node.number!r} is not under numbers:")
 

@@ -1002,3 +1002,12 @@ def test_region_for_speech_matches_kazakh_names_with_the_russian_spelling_of_kaz
 ) -> None:
     region = flow.region_for_speech(said)
     assert region is not None and region.code == code
+
+
+def test_a_prompt_a_caller_cannot_skip_is_a_warning() -> None:
+    text = FLOW_PATH.read_text(encoding="utf-8")
+    shipped = parse_flow(text)
+    assert not [w for w in shipped.warnings if "cannot skip" in w.message]  # every shipped prompt takes a key
+    unskippable = text.replace("    op: verify_reference\n", "    op: verify_reference\n    say: [enter_pin]\n", 1)
+    [warning] = [w for w in parse_flow(unskippable).warnings if "cannot skip" in w.message]
+    assert (warning.node, warning.severity) == ("followup_check", "warning")
