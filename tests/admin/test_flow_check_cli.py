@@ -222,7 +222,9 @@ def test_unplayable_prompt_audio_is_an_error_with_the_sox_fix(ivr, prompts: Path
     assert code == 1
     found = next(p for p in problems if p["kind"] == "prompt-unplayable")
     assert "kk/goodbye.wav" in found["message"] and "not a PCM WAV" in found["message"]
-    assert found["node"] == "goodbye" and found["line"] == line_of(SHIPPED, "    kk: Қоңырауыңызға рақмет")
+    # The message is said by more than one node; the finding names one of them and the message's line.
+    assert found["node"] in {"goodbye", "no_reference"}
+    assert found["line"] == line_of(SHIPPED, "    kk: Қоңырауыңызға рақмет")
     assert "sox" in found["fix"]
 
 

@@ -58,8 +58,7 @@ def test_supervisors_and_admins_keep_no_regions(console: Console) -> None:
 
 def test_sign_in_succeeds_and_is_audited(console: Console) -> None:
     user_id = console.add_user("aigerim")
-    with console.svc.sessions.begin() as session:
-        result = accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD)
+    result = accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD)
     assert result.principal is not None and result.principal.id == user_id
     assert result.principal.region_codes == ("02",)
     [event] = console.audit(action="operator.signed_in")
@@ -69,17 +68,14 @@ def test_sign_in_succeeds_and_is_audited(console: Console) -> None:
 def test_five_wrong_passwords_lock_the_account_until_unlocked(console: Console) -> None:
     user_id = console.add_user("aigerim")
     for attempt in range(accounts.MAX_FAILED_LOGINS):
-        with console.svc.sessions.begin() as session:
-            result = accounts.authenticate(console.svc.sessions, "aigerim", "wrong password")
+        result = accounts.authenticate(console.svc.sessions, "aigerim", "wrong password")
         assert result.principal is None
         assert result.reason == ("locked" if attempt == accounts.MAX_FAILED_LOGINS - 1 else "bad")
-    with console.svc.sessions.begin() as session:
-        locked = accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD)  # even the right password
+    locked = accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD)  # even the right password
     assert locked.principal is None and locked.reason == "locked" and locked.locked_until is not None
     with console.svc.sessions.begin() as session:
         accounts.unlock(session, accounts.get_operator(session, "aigerim"), actor="test")
-    with console.svc.sessions.begin() as session:
-        assert accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD).principal is not None
+    assert accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD).principal is not None
     failures = console.audit(action="operator.sign_in_failed", actor=f"operator:{user_id}")
     assert [e.detail["reason"] for e in failures] == ["bad"] * 4 + ["locked"]
     assert console.audit(action="operator.sign_in_refused")[0].detail == {"reason": "locked"}
@@ -90,13 +86,11 @@ def test_lock_out_expires_by_itself(console: Console) -> None:
     with console.svc.sessions.begin() as session:
         operator = accounts.get_operator(session, "aigerim")
         operator.locked_until = utc_now() - timedelta(seconds=1)
-    with console.svc.sessions.begin() as session:
-        assert accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD).principal is not None
+    assert accounts.authenticate(console.svc.sessions, "aigerim", PASSWORD).principal is not None
 
 
 def test_unknown_user_fails_without_naming_them_in_the_audit(console: Console) -> None:
-    with console.svc.sessions.begin() as session:
-        assert accounts.authenticate(console.svc.sessions, "my secret password", PASSWORD).reason == "bad"
+    assert accounts.authenticate(console.svc.sessions, "my secret password", PASSWORD).reason == "bad"
     [event] = console.audit(action="operator.sign_in_failed")
     assert event.actor == "anonymous" and "secret" not in repr(event.detail)
 

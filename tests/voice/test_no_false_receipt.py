@@ -31,12 +31,10 @@ from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.services import POSTGRES_URL, postgres_available, postgres_schema
 from tests.support.twilio_sim import FlaskTransport, Press, Silence, Talk, TwilioSimulator
 from tests.voice.test_followup import msg, spoken_after
-from tests.workers.test_jobs_support import FakeTranscriber, fake_api, run_jobs
+from tests.workers.test_jobs_support import FakeTranscriber, run_jobs
 from workers.deps import WorkerDeps, set_worker_deps
 from workers.reconcile import reconcile
 from workers.sweeper import sweep
-
-__all__ = ["fake_api"]  # fixtures in use
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://ivr.example.test"
@@ -123,9 +121,19 @@ RECORD_STEP_FAILURES = {
 }
 
 
+# Known flaw (issue 16, item 1, left open): with two hosts and the database down to the end of
+# the call, the host that took the recording callback spools a pair of its own, and a "repeat"
+# that reaches it reads that pair out, so the caller hears two different pairs and only one
+# survives the replay. Strict: the day it is fixed these cases pass and the marker must go.
+TWO_PAIRS = pytest.mark.xfail(strict=True, reason="issue 16: two hosts may read out two different pairs")
+CASES = [
+    pytest.param(where, hosts, marks=TWO_PAIRS if hosts == 2 and RECORD_STEP_FAILURES[where][1] is None else ())
+    for where in RECORD_STEP_FAILURES for hosts in (1, 2)
+]
+
+
 @pytest.mark.postgres
-@pytest.mark.parametrize("hosts", [1, 2])
-@pytest.mark.parametrize("where", list(RECORD_STEP_FAILURES))
+@pytest.mark.parametrize(("where", "hosts"), CASES)
 def test_the_reference_heard_works_once_the_database_is_back(
     make_app: Any, database: Database, hosts: int, where: str
 ) -> None:
