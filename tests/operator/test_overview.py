@@ -43,9 +43,10 @@ def test_dropped_calls_per_menu_step_from_real_calls(app, twilio, console: Conso
     console.add_user("dana", role="supervisor")
     twilio.call([Press("2")])  # hangs up at the anonymity menu
     twilio.call([Press("2"), Press("1")])  # hangs up when asked for the region
-    twilio.call([Press("2"), Press("1"), Press("02"), EmptyRecording(), Hangup(0)])  # silent, then hangs up
+    # Silence() lets the short guidance before the beep play out.
+    twilio.call([Press("2"), Press("1"), Press("02"), Silence(), EmptyRecording(), Hangup(0)])  # silent, hangs up
     twilio.call([Press("2"), Press("1"), Press("02"), Talk(12), Press("3"), Silence()])  # a report: not dropped
-    twilio.call([Press("2"), Press("1"), Press("02"), Hangup(8)])  # recorded then hung up: not dropped
+    twilio.call([Press("2"), Press("1"), Press("02"), Silence(), Hangup(8)])  # recorded then hung up: not dropped
     with console.svc.sessions() as session:
         from ivr.accounts import get_operator
 
