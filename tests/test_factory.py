@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import importlib
 import pickle
 import subprocess
@@ -26,7 +27,8 @@ def test_factory_refuses_to_start_on_an_invalid_flow(make_settings, sqlite_url, 
     from ivr.flow.schema import FlowError
 
     bad = tmp_path / "flow.yaml"
-    bad.write_text((ROOT / "config" / "flow.yaml").read_text().replace("start: welcome", "start: nowhere"))
+    shipped = (ROOT / "config" / "flow.yaml").read_text()
+    bad.write_text(re.sub(r"^start: .*$", "start: nowhere", shipped, count=1, flags=re.MULTILINE))
     with pytest.raises(FlowError, match="start node 'nowhere' does not exist"):
         create_app(make_settings(database_url=sqlite_url, flow_path=bad))
 
