@@ -28,7 +28,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +37,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from ivr.crypto import Cipher
-from ivr.private_files import PRIVATE_FILE, private_dir
+from ivr.private_files import PRIVATE_FILE, private_dir, write_private_bytes
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -99,7 +98,7 @@ class LocalBlobs:
 
     def put(self, key: str, blob: bytes) -> None:
         """Write the file 0600 in 0700 folders, atomically (temp file, fsync, rename)."""
-        _write_private_bytes(self.root / key, blob)
+        write_private_bytes(self.root / key, blob)
 
 
 class S3Blobs:
@@ -136,20 +135,6 @@ def blob_store(settings: Any) -> BlobStore:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _write_private_bytes(path: Path, data: bytes) -> None:
-    private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:
@@ -331,7 +316,7 @@ def backup(settings: Any, dest: Path) -> dict[str, Any]:
         for key in store.names():
             blob = store.get(key)
             key_ids.add(Cipher.key_id_of(blob))
-            _write_private_bytes(dest / RECORDINGS / key, blob)
+            write_private_bytes(dest / RECORDINGS / key, blob)
             keys.append(key)
         configured = settings.data_keys
         unknown = sorted(key_ids - set(configured))
@@ -351,7 +336,7 @@ def backup(settings: Any, dest: Path) -> dict[str, Any]:
         }
         if unknown:
             manifest["missing_keys"] = unknown
-        _write_private_bytes(dest / MANIFEST, json.dumps(manifest, indent=1).encode())
+        write_private_bytes(dest / MANIFEST, json.dumps(manifest, indent=1).encode())
         return manifest
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)  # a half backup must not pass for a whole one

@@ -37,12 +37,17 @@ def create_private(path: Path) -> None:
 
 def write_private(path: Path, text: str) -> None:
     """Replace `path` with `text`: a 0600 temp file, fsync, then rename (never readable by others)."""
+    write_private_bytes(path, text.encode())
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: a 0600 temp file, fsync, then rename (never readable by others)."""
     private_dir(path.parent)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
