@@ -38,6 +38,7 @@ from sqlalchemy.engine import URL, make_url
 
 from ivr.crypto import Cipher
 from ivr.private_files import PRIVATE_FILE, private_dir, write_private_bytes
+from ivr.storage.local import stored_keys
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -82,15 +83,8 @@ class LocalBlobs:
         self.root = Path(root)
 
     def names(self) -> Iterator[str]:
-        """Every stored key; temp files of unfinished writes (a leading dot) are not keys."""
-        if not self.root.is_dir():
-            return
-        for folder, dirs, files in os.walk(self.root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            relative = Path(folder).relative_to(self.root)
-            for name in sorted(files):
-                if not name.startswith("."):
-                    yield (relative / name).as_posix()
+        """Every stored key, as the local recording store lists them."""
+        return stored_keys(self.root)
 
     def get(self, key: str) -> bytes:
         """The file's bytes."""

@@ -100,14 +100,19 @@ class LocalRecordingStore:
 
     def keys(self) -> Iterator[str]:
         """Every stored key (temp files of unfinished writes are not keys)."""
-        if not self.root.is_dir():
-            return
-        for folder, dirs, files in os.walk(self.root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            relative = Path(folder).relative_to(self.root)
-            for name in sorted(files):
-                if not name.startswith("."):
-                    yield (relative / name).as_posix()
+        return stored_keys(self.root)
+
+
+def stored_keys(root: Path) -> Iterator[str]:
+    """Every key stored under `root`, sorted; temp files of unfinished writes (a leading dot) are not keys."""
+    if not root.is_dir():
+        return
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        relative = Path(folder).relative_to(root)
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield (relative / name).as_posix()
 
 
 def _read_or_none(path: Path) -> bytes | None:
