@@ -1,0 +1,21 @@
+"""search and transcript truth (slot reserved; filled by its slice)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-02 04:40:00
+"""
+
+from __future__ import annotations
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Nothing yet."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""

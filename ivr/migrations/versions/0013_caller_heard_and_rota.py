@@ -1,0 +1,21 @@
+"""caller heard and rota (slot reserved; filled by its slice)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-02 04:40:00
+"""
+
+from __future__ import annotations
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Nothing yet."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""
