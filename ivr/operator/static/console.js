@@ -3,10 +3,75 @@
 "use strict";
 
 (function () {
-  // The queue refreshes its table in place every few seconds (not while the tab is hidden).
+  // A refresh merges the new markup into the page rather than replacing it: a node that stays
+  // (rows matched by their case, other elements by id or position) is updated, not rebuilt, so
+  // keyboard focus and a screen reader's place survive.
+  function keyOf(node) {
+    return node.nodeType === 1 ? (node.getAttribute("data-case") || node.id || null) : null;
+  }
+  function sameKind(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && keyOf(a) === keyOf(b);
+  }
+  function morph(old, fresh) {
+    if (old.nodeType !== 1) {
+      if (old.nodeValue !== fresh.nodeValue) { old.nodeValue = fresh.nodeValue; }
+      return;
+    }
+    Array.prototype.slice.call(old.attributes).forEach(function (a) {
+      if (!fresh.hasAttribute(a.name)) { old.removeAttribute(a.name); }
+    });
+    Array.prototype.forEach.call(fresh.attributes, function (a) {
+      if (old.getAttribute(a.name) !== a.value) { old.setAttribute(a.name, a.value); }
+    });
+    morphChildren(old, fresh);
+  }
+  function morphChildren(parent, freshParent) {
+    var keyed = {};
+    Array.prototype.forEach.call(parent.childNodes, function (child) {
+      var key = keyOf(child);
+      if (key) { keyed[key] = child; }
+    });
+    var cursor = parent.firstChild;  // every node before it is already merged
+    Array.prototype.slice.call(freshParent.childNodes).forEach(function (fresh) {
+      var key = keyOf(fresh);
+      var match = key ? keyed[key] : cursor;
+      if (match && sameKind(match, fresh)) {
+        if (match !== cursor) { parent.insertBefore(match, cursor); }
+        morph(match, fresh);
+        cursor = match.nextSibling;
+      } else {
+        parent.insertBefore(fresh, cursor);
+      }
+    });
+    while (cursor) {
+      var next = cursor.nextSibling;
+      parent.removeChild(cursor);
+      cursor = next;
+    }
+  }
+
+  // The queue refreshes its table in place every few seconds (not while the tab is hidden); only a
+  // changed count of waiting reports is announced, in the small status line above it.
   function startPolling(box) {
     var interval = (parseInt(box.dataset.interval, 10) || 15) * 1000;
     var busy = false;
+    var announce = document.getElementById("queue-announce");
+    function waiting() {
+      var total = box.querySelector("[data-testid=waiting-total]");
+      return total ? total.textContent.trim() : null;
+    }
+    function apply(html) {
+      var before = waiting();
+      var fresh = document.createElement("template");
+      fresh.innerHTML = html;
+      morphChildren(box, fresh.content);
+      var after = waiting();
+      if (announce && after !== before) {
+        var heading = box.querySelector(".waiting h2");
+        announce.textContent = heading ? heading.textContent.replace(/\s+/g, " ").trim() : after;
+      }
+      box.dispatchEvent(new CustomEvent("queue:refreshed", {bubbles: true}));
+    }
     function refresh() {
       if (busy || document.hidden) { return; }
       busy = true;
@@ -15,7 +80,7 @@
           if (response.redirected || response.status === 401) { window.location.reload(); return null; }
           return response.ok ? response.text() : null;
         })
-        .then(function (html) { if (html !== null && html !== undefined) { box.innerHTML = html; } })
+        .then(function (html) { if (html !== null && html !== undefined) { apply(html); } })
         .catch(function () { /* offline for a moment: try again next time */ })
         .then(function () { busy = false; });
     }

