@@ -182,6 +182,8 @@ def change_status(session: Session, principal: Principal, case: Case, status: st
     if status == "closed" and reason not in CLOSE_REASONS:
         raise Invalid("case.reason_required")
     if case.assignee_id not in (None, principal.id) and not principal.is_supervisor:
+    if status == case.status:
+        return  # the status form saved as it stands (it shows the current status): nothing to change
         raise NotAllowed("case.bad_assignee")
     previous = case.status
     case.status = status
@@ -279,14 +281,20 @@ def unlock_original(session: Session, principal: Principal, case: Case, intake: 
     audit(session, principal, "recording.original_unlocked", case, intake_id=intake.id)
 
 
-def record_listen(session: Session, principal: Principal, case: Case, intake: Intake, version: str) -> bool:
-    """Audit that this person is hearing this recording; one row per person, recording and window."""
+def record_listen(session: Session, principal: Principal, case: Case, intake: Intake, version: str,
+                  *, action: str = "recording.listened") -> bool:
+    """Audit that this person heard this recording; one row per person, recording, version and window.
+
+    `recording.listened` when the console's player starts playing; `recording.fetched` for every
+    download of the audio (a player buffering, or the file fetched outside the console), so no
+    access goes unrecorded while opening a case records nobody as having listened.
+    """
     since = utc_now() - LISTEN_AUDIT_WINDOW
     already = session.scalar(
         select(
             exists().where(
                 AuditEvent.actor == principal.actor,
-                AuditEvent.action == "recording.listened",
+                AuditEvent.action == action,
                 AuditEvent.intake_id == intake.id,
                 AuditEvent.at >= since,
             )
@@ -297,14 +305,14 @@ def record_listen(session: Session, principal: Principal, case: Case, intake: In
         rows = session.scalars(
             select(AuditEvent.detail).where(
                 AuditEvent.actor == principal.actor,
-                AuditEvent.action == "recording.listened",
+                AuditEvent.action == action,
                 AuditEvent.intake_id == intake.id,
                 AuditEvent.at >= since,
             )
         )
         if any(row.get("version") == version for row in rows):
             return False
-    audit(session, principal, "recording.listened", case, intake_id=intake.id, version=version)
+    audit(session, principal, action, case, intake_id=intake.id, version=version)
     return True
 
 

@@ -109,6 +109,7 @@ CODE_NAMES = (
     N_("action.operator.signed_out"),
     N_("action.operator.unlocked"),
     N_("action.recording.deleted_at_twilio"),
+    N_("action.recording.fetched"),
     N_("action.recording.listened"),
     N_("action.recording.original_unlocked"),
     N_("action.recording.stored"),

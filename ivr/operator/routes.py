@@ -343,8 +343,32 @@ def recording_audio(intake_id: int) -> Response:
             key = recordings.storage_key(person, case, stored, version, has_unlocked=_unlocked(intake_id))
         except recordings.Unavailable as exc:
             abort(exc.status, description=exc.code)
-        casework.record_listen(db, person, case, intake, version)
+        casework.record_listen(db, person, case, intake, version, action="recording.fetched")
     return audio_stream.respond_with_audio(request, key)
+
+
+@bp.post("/recordings/<int:intake_id>/played")
+@cases_only
+def recording_played(intake_id: int) -> tuple[str, int]:
+    """The console's player started playing (its `play` event): audited as a listen.
+
+    Opening the case is not a listen (its players preload nothing); a fetch of the audio is
+    audited on its own as `recording.fetched`.
+    """
+    person = principal()
+    version = request.args.get("v", "")
+    with services().sessions.begin() as db:
+        try:
+            case, intake, stored = casework.visible_recording(db, person, intake_id)
+        except casework.CaseHidden:
+            abort(404)
+        try:
+            recordings.storage_key(person, case, stored, version or recordings.default_version(case, stored),
+                                   has_unlocked=_unlocked(intake_id))
+        except recordings.Unavailable as exc:
+            abort(exc.status, description=exc.code)
+        casework.record_listen(db, person, case, intake, version or recordings.default_version(case, stored))
+    return "", 204
 
 
 # ---------------------------------------------------------------- supervisors

@@ -72,3 +72,29 @@ def test_refresh_keeps_focus_and_announces_only_a_changed_count(
     assert page.evaluate("() => window.__announced.filter(t => t !== '')") == ["Ожидают рассмотрения: 3"]
     assert status.inner_text() == "Ожидают рассмотрения: 3"
     context.close()
+
+
+def test_listened_is_audited_when_playback_starts_not_when_the_case_opens(browser: Any, live_server: Any) -> None:
+    app, base = live_server()
+    console = Console(app)
+    console.add_user("aigerim", regions=["02"])
+    ref = console.add_case(audio_s=3)
+    context = browser.new_context(locale="ru-RU")
+    page = context.new_page()
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/audio" in r.url else None)
+    _sign_in(page, base, "aigerim")
+    page.goto(f"{base}/operator/cases/{ref.id}")
+    page.wait_for_load_state("networkidle")
+    assert fetched == []  # nothing preloaded
+    assert console.audit(action="recording.listened") == []
+
+    audio = page.locator(f"audio#player-{ref.intake_id}")
+    with page.expect_response(lambda r: r.url.endswith("/played?v=disguised") and r.request.method == "POST") as done:
+        audio.evaluate("a => a.play()")
+    assert done.value.status == 204
+    page.wait_for_function("a => !a.paused && a.currentTime > 0", arg=audio.element_handle(), timeout=15000)
+    [listen] = console.audit(action="recording.listened")
+    assert listen.intake_id == ref.intake_id and listen.detail["version"] == "disguised"
+    assert fetched  # the audio was fetched only now, for playing
+    context.close()

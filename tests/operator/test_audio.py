@@ -1,5 +1,5 @@
 """Recordings stream decrypted through the app with HTTP Range; anonymous voices stay disguised
-unless a supervisor explicitly unlocks the original, and every listen is audited."""
+unless a supervisor explicitly unlocks the original, and every fetch and every listen is audited."""
 
 from __future__ import annotations
 
@@ -53,12 +53,18 @@ def test_supervisor_hears_the_original_only_after_an_audited_unlock(console: Con
     assert original.status_code == 200 and original.data == ref.audio[0]
     [event] = console.audit(action="recording.original_unlocked")
     assert event.actor == f"operator:{supervisor}" and event.intake_id == ref.intake_id
+    fetches = console.audit(action="recording.fetched")
+    assert [e.detail["version"] for e in fetches] == ["original"]
+    assert post_form(client, f"/operator/recordings/{ref.intake_id}/played?v=original",
+                     page=f"/operator/cases/{ref.id}").status_code == 204
     listens = console.audit(action="recording.listened")
     assert [e.detail["version"] for e in listens] == ["original"]
     assert make_client("dana").get(url).status_code == 403  # the unlock belongs to that session only
 
 
-def test_listening_is_audited_once_per_person_recording_and_window(console: Console, make_client) -> None:
+def test_fetching_and_listening_are_audited_once_per_person_recording_and_window(
+    console: Console, make_client
+) -> None:
     first = console.add_user("aigerim")
     second = console.add_user("aliya")
     ref = console.add_case()
@@ -67,12 +73,15 @@ def test_listening_is_audited_once_per_person_recording_and_window(console: Cons
         for start in (0, 1000, 5000):
             assert client.get(f"/operator/recordings/{ref.intake_id}/audio",
                               headers={"Range": f"bytes={start}-"}).status_code == 206
-    listens = console.audit(action="recording.listened")
-    assert [(e.actor, e.intake_id, e.detail["version"]) for e in listens] == [
-        (f"operator:{first}", ref.intake_id, "disguised"),
-        (f"operator:{second}", ref.intake_id, "disguised"),
-    ]
-    assert listens[0].detail["case_id"] == ref.id and listens[0].call_id == ref.call_id
+            assert post_form(client, f"/operator/recordings/{ref.intake_id}/played?v=disguised",
+                             page=f"/operator/cases/{ref.id}").status_code == 204
+    for action in ("recording.fetched", "recording.listened"):
+        events = console.audit(action=action)
+        assert [(e.actor, e.intake_id, e.detail["version"]) for e in events] == [
+            (f"operator:{first}", ref.intake_id, "disguised"),
+            (f"operator:{second}", ref.intake_id, "disguised"),
+        ], action
+        assert events[0].detail["case_id"] == ref.id and events[0].call_id == ref.call_id
 
 
 def test_console_reads_the_store_the_workers_write(app) -> None:

@@ -112,6 +112,18 @@
     });
   }
 
+  // "Listened" is audited when playback starts, not when the case opens (players preload nothing).
+  function wireListenAudit() {
+    document.querySelectorAll("audio.player[data-played]").forEach(function (audio) {
+      audio.addEventListener("play", function () {
+        fetch(audio.dataset.played, {
+          method: "POST", credentials: "same-origin",
+          headers: {"X-CSRFToken": audio.dataset.csrf, "X-Requested-With": "fetch"},
+        }).catch(function () { /* the audio fetch itself is audited too */ });
+      });
+    });
+  }
+
   // The reason list matters only when closing.
   function wireStatusForms() {
     document.querySelectorAll(".status-form").forEach(function (form) {
@@ -137,6 +149,7 @@
     var box = document.getElementById("queue-live");
     if (box) { startPolling(box); }
     wireTranscripts();
+    wireListenAudit();
     wireStatusForms();
     wireConfirmations();
   });

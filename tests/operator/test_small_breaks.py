@@ -1,0 +1,64 @@
+"""The console's small breaks (issue 12, item 5), server side: the status control shows the current
+status, and opening a case is not a listen (the player's `play` event is; see tests/e2e too)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.operator.console import Console, csrf_token, post_form
+
+SELECT = re.compile(r'<select name="status" id="status-select">(.*?)</select>', re.S)
+
+
+def _status_options(body: str) -> list[tuple[str, bool]]:
+    found = SELECT.search(body)
+    assert found, "no status control"
+    return [(value, bool(selected)) for value, selected in
+            re.findall(r'<option value="([a-z_]+)"( selected)?>', found.group(1))]
+
+
+def test_the_status_control_preselects_the_current_status(console: Console, make_client) -> None:
+    console.add_user("aigerim")
+    ref = console.add_case()
+    client = make_client("aigerim")
+    options = _status_options(client.get(f"/operator/cases/{ref.id}").get_data(as_text=True))
+    assert options[0] == ("new", True) and [v for v, chosen in options if chosen] == ["new"]
+    assert "in_review" in [v for v, _ in options]
+
+    post_form(client, f"/operator/cases/{ref.id}/claim", page=f"/operator/cases/{ref.id}")
+    post_form(client, f"/operator/cases/{ref.id}/status", {"status": "in_review"}, page=f"/operator/cases/{ref.id}")
+    assert console.case(ref.id).status == "in_review"
+    options = _status_options(client.get(f"/operator/cases/{ref.id}").get_data(as_text=True))
+    assert [v for v, chosen in options if chosen] == ["in_review"]
+    changes = len(console.audit(action="case.status_changed"))
+
+    # Saving the form as it stands changes nothing and records nothing.
+    saved = post_form(client, f"/operator/cases/{ref.id}/status", {"status": "in_review"},
+                      page=f"/operator/cases/{ref.id}")
+    assert saved.status_code == 302
+    assert console.case(ref.id).status == "in_review"
+    assert len(console.audit(action="case.status_changed")) == changes
+
+
+def test_opening_a_case_is_not_a_listen_but_playing_is(console: Console, make_client) -> None:
+    console.add_user("aigerim")
+    console.add_user("bolat", regions=["13"])
+    ref = console.add_case()
+    client = make_client("aigerim")
+    body = client.get(f"/operator/cases/{ref.id}").get_data(as_text=True)
+    players = re.findall(r"<audio [^>]*>", body)
+    assert players and all('preload="none"' in tag and "data-played=" in tag for tag in players)
+    assert console.audit(action="recording.listened") == []
+
+    played = f"/operator/recordings/{ref.intake_id}/played?v=disguised"
+    assert client.post(played).status_code == 400  # no CSRF token: refused
+    token = csrf_token(client, f"/operator/cases/{ref.id}")
+    assert client.post(played, headers={"X-CSRFToken": token}).status_code == 204  # as console.js sends it
+    [listen] = console.audit(action="recording.listened")
+    assert listen.intake_id == ref.intake_id and listen.detail["version"] == "disguised"
+
+    # Only someone who may hear the recording can have heard it.
+    assert post_form(make_client("bolat"), played).status_code == 404
+    assert post_form(client, f"/operator/recordings/{ref.intake_id}/played?v=original",
+                     page=f"/operator/cases/{ref.id}").status_code == 403
+    assert len(console.audit(action="recording.listened")) == 1
