@@ -177,13 +177,13 @@ def change_status(session: Session, principal: Principal, case: Case, status: st
     """Move the case along new -> in review -> forwarded -> closed; closing needs a reason."""
     if status not in CASE_STATUSES:
         raise Invalid("case.bad_transition")
+    if status == case.status:
+        return  # the status form saved as it stands (it shows the current status): nothing to change
     if status not in allowed_statuses(principal, case):
         raise Invalid("case.bad_transition")
     if status == "closed" and reason not in CLOSE_REASONS:
         raise Invalid("case.reason_required")
     if case.assignee_id not in (None, principal.id) and not principal.is_supervisor:
-    if status == case.status:
-        return  # the status form saved as it stands (it shows the current status): nothing to change
         raise NotAllowed("case.bad_assignee")
     previous = case.status
     case.status = status
