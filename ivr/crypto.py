@@ -175,4 +175,8 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     _text("transcripts", "segments"),  # JSON, encrypted whole
     _text("case_notes", "text"),
     _text("case_details", "reporter_message", key_column="case_id"),
+    _text("transcript_versions", "text"),
+    _text("saved_filters", "name"),
+    _text("saved_filters", "query"),
+    _text("thread_messages", "text"),
 )

@@ -76,6 +76,9 @@ def make_engine(url: str, *, data_keys: Mapping[str, bytes] | None = None, **kwa
     engine = _make_engine(url, **kwargs)
     if data_keys:
         use_data_keys(engine, data_keys)
+        from ivr.search_terms import use_term_keys  # snowball loads only where report text is used
+
+        use_term_keys(engine, data_keys)
     return engine
 
 

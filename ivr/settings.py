@@ -137,8 +137,13 @@ class Settings(BaseSettings):
     models_dir: Path | None = None
     """Where `ivr model add` installs speech models; empty: IVR_MODEL_CACHE_DIR."""
     speech_config_path: Path = Path("config/speech.yaml")
+    recipients_path: Path = Path("config/recipients.yaml")
+    """The bodies a forwarded case can go to (ivr.cases.recipients); re-read when it changes."""
     """Which engine and model hear each language; a language not listed gets the bundled Whisper."""
     transcribe_timeout_s: int = 600
+    transcript_min_confidence: float = Field(0.55, ge=0.0, le=1.0)
+    """A transcript whose model confidence (mean token probability) is below this is marked
+    "unreliable — listen" in the queue and on the case, whatever the worker's verdict said."""
 
     webhook_budget_ms: int = 500
     log_level: str = "INFO"
@@ -157,6 +162,16 @@ class Settings(BaseSettings):
 
     notify_retry_intervals_s: list[int] = [10, 60, 300, 900, 3600]
     """Waits between retries of the urgent-report webhook (JSON list)."""
+
+    urgent_unclaimed_after_min: int = Field(default=10, ge=1)
+    """An open urgent case nobody has claimed this many minutes after it was opened is reported to
+    the supervisors through the urgent webhook (once per case, by the sweeper)."""
+
+    deadlines_path: Path = Path("config/deadlines.yaml")
+    """The deadline rules (acknowledge, forward, redirect, answer) shown in the queue."""
+
+    work_calendar_path: Path = Path("config/work_calendar.yaml")
+    """Kazakhstan's working-day calendar (weekends, public holidays, transfers) for the deadlines."""
 
     call_assumed_over_after_s: int = 2 * 3600
     """A call with no status callback this long after its recording is taken to have ended, so

@@ -70,6 +70,10 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         left = not_current(sessions, cipher.current_key_id)
     finally:
         engine.dispose()
+    # The search index is keyed with a key derived from the data key: rebuild it under the new one.
+    from ivr.cases_cli import run_reindex
+
+    print(json.dumps({"search_index": run_reindex(quiet=args.quiet).__dict__}, ensure_ascii=False), file=sys.stderr)
     print(json.dumps({**report.__dict__, "left": left}, ensure_ascii=False, indent=2))
     if report.problems or any(left.values()):
         return 1

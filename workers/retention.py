@@ -1,5 +1,8 @@
 """Retention: closed cases older than the retention period lose recordings, transcripts and contacts.
 
+Their PIN hash goes too, unless the case led to an investigation or was forwarded: then its
+reference and PIN hash stay, so the reporter can still prove authorship (ivr.cases.authorship).
+
 What goes: the encrypted audio (original and disguised), the transcript rows, and the
 caller's encrypted contact. What stays: the case row (status, category, region, dates) and the
 audit trail, so statistics and the record of what was done survive. Each removal writes an
@@ -14,10 +17,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.cases import authorship, search_index
 from ivr.cases.opening import record_event
 from ivr.db import utc_now
 from ivr.logging import get_logger
-from ivr.models import Call, Case, Intake, StoredRecording, Transcript
+from ivr.models import Call, Case, Intake, StoredRecording, Transcript, TranscriptVersion
 from ivr.storage import RecordingStore
 from workers.deps import worker_deps
 
@@ -33,6 +37,8 @@ class RetentionReport:
     recordings: int = 0  # stored files (originals and disguised copies)
     transcripts: int = 0
     contacts: int = 0
+    pins: int = 0  # PIN hashes removed: the reference proves nothing any more
+    proofs_kept: int = 0  # cases that led to an investigation or were forwarded keep reference and PIN hash
 
 
 def apply_retention(
@@ -63,7 +69,7 @@ def apply_retention(
         _purge_case(sessions, store, case_id, report)
     log.info(
         "retention.finished", dry_run=dry_run, cases=len(report.cases), recordings=report.recordings,
-        transcripts=report.transcripts, contacts=report.contacts,
+        transcripts=report.transcripts, contacts=report.contacts, pins=report.pins, proofs_kept=report.proofs_kept,
     )
     return report
 
@@ -84,7 +90,11 @@ def _purge_case(
         )
         transcripts = list(session.scalars(select(Transcript).where(Transcript.intake_id.in_(intake_ids))))
         has_contact = call.contact_ciphertext is not None
+        keeps_proof = authorship.keeps_proof(session, case)
+        drops_pin = not keeps_proof and call.pin_hash is not None
         report.cases.append(case_id)
+        report.pins += int(drops_pin)
+        report.proofs_kept += int(keeps_proof)
         report.recordings += sum(1 + (row.disguised_key is not None) for row in stored)
         report.transcripts += len(transcripts)
         report.contacts += int(has_contact)
@@ -101,10 +111,21 @@ def _purge_case(
             record_event(
                 session, "transcript.purged", call_id=call.id, intake_id=transcript.intake_id, case_id=case_id
             )
+        transcript_ids = [transcript.id for transcript in transcripts]
+        search_index.forget_transcripts(session, transcript_ids)
+        if transcript_ids:
+            session.execute(delete(TranscriptVersion).where(TranscriptVersion.transcript_id.in_(transcript_ids)))
         session.execute(delete(Transcript).where(Transcript.intake_id.in_(intake_ids)))
         if has_contact:
             call.contact_ciphertext = None
             record_event(session, "contact.purged", call_id=call.id, case_id=case_id)
+        # Proof of authorship (README): kept where an investigation needs it, gone with the rest elsewhere.
+        if drops_pin:
+            call.pin_hash = None
+            call.pending_pin_ciphertext = None
+            record_event(session, "authorship.purged", call_id=call.id, case_id=case_id)
+        elif keeps_proof:
+            record_event(session, "authorship.kept", call_id=call.id, case_id=case_id)
         case.purged_at = utc_now()
         case.transcript_status = "none"
         record_event(

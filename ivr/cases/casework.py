@@ -15,6 +15,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ivr.accounts import Principal
+from ivr.cases import search_index
 from ivr.crypto import Cipher
 from ivr.db import utc_now
 from ivr.intake import contact_context
@@ -173,8 +174,12 @@ def allowed_statuses(principal: Principal, case: Case) -> tuple[str, ...]:
     return allowed
 
 
-def change_status(session: Session, principal: Principal, case: Case, status: str, reason: str | None = None) -> None:
-    """Move the case along new -> in review -> forwarded -> closed; closing needs a reason."""
+def change_status(session: Session, principal: Principal, case: Case, status: str, reason: str | None = None,
+                  *, recipient: str | None = None, duplicate_of: Case | None = None) -> None:
+    """Move the case along new -> in review -> forwarded -> closed; closing needs a reason.
+
+    Forwarding goes through `ivr.cases.referrals.forward`, which names the receiving body here.
+    """
     if status not in CASE_STATUSES:
         raise Invalid("case.bad_transition")
     if status == case.status:
@@ -183,6 +188,10 @@ def change_status(session: Session, principal: Principal, case: Case, status: st
         raise Invalid("case.bad_transition")
     if status == "closed" and reason not in CLOSE_REASONS:
         raise Invalid("case.reason_required")
+    if status == "forwarded" and not recipient:
+        raise Invalid("referral.recipient_required")
+    if status == "closed" and reason == "duplicate" and duplicate_of is None:
+        raise Invalid("links.duplicate_needs_original")  # ivr.cases.links.close_as_duplicate names it
     if case.assignee_id not in (None, principal.id) and not principal.is_supervisor:
         raise NotAllowed("case.bad_assignee")
     previous = case.status
@@ -191,9 +200,12 @@ def change_status(session: Session, principal: Principal, case: Case, status: st
         case.assignee_id = principal.id  # whoever moves a case has taken it
     detail = details_of(session, case)
     detail.status_reason = reason if status == "closed" else None
+    is_duplicate = status == "closed" and reason == "duplicate" and duplicate_of is not None
+    detail.duplicate_of_case_id = duplicate_of.id if is_duplicate and duplicate_of else None
     _handled(session, case)
     audit(session, principal, "case.status_changed", case, status_from=previous, status_to=status,
-          reason=reason if status == "closed" else None)
+          reason=reason if status == "closed" else None, **({"recipient": recipient} if recipient else {}),
+          **({"duplicate_of": duplicate_of.id} if is_duplicate and duplicate_of else {}))
 
 
 def set_category(session: Session, principal: Principal, case: Case, category: str | None) -> None:
@@ -233,6 +245,7 @@ def add_note(session: Session, principal: Principal, case: Case, text: str) -> C
     note = CaseNote(case_id=case.id, operator_id=principal.id, text=text)
     session.add(note)
     session.flush()
+    search_index.index_note(session, note)
     _handled(session, case)
     audit(session, principal, "case.note_added", case, note_id=note.id)
     return note

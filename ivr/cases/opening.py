@@ -14,6 +14,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ivr.cases import search_index
 from ivr.models import AuditEvent, Call, Case, Intake, Transcript
 
 ACTOR = "worker"
@@ -68,7 +69,7 @@ def transcript_summary(session: Session, call_id: int, *, is_enabled: bool = Tru
     rows = session.execute(
         select(Intake.id, Transcript.status)
         .outerjoin(Transcript, Transcript.intake_id == Intake.id)
-        .where(Intake.call_id == call_id)
+        .where(Intake.call_id == call_id, Intake.kind != "discarded")  # a replaced take has none
     ).all()
     statuses = {status or "pending" for _, status in rows}
     if "failed" in statuses:
@@ -117,7 +118,12 @@ def open_case(
         ):
             case.has_new_info = True
             record_event(session, "case.updated", call_id=call.id, intake_id=intake.id, case_id=case.id)
+            from ivr.cases.links import followup_on_duplicate  # links imports this module
+
+            followup_on_duplicate(session, case, intake)  # closed as a duplicate: the open case hears of it
     if transcript is not None or not is_transcribed:
         case.transcript_status = transcript_summary(session, call.id, is_enabled=is_transcribed)
     session.flush()
+    if transcript is not None and transcript.status == "done":
+        search_index.index_transcript(session, transcript, case.id)  # transcribed before the case opened
     return case

@@ -16,8 +16,13 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from ivr.accounts import Principal
+from ivr.cases import transcripts
+from ivr.cases.deadlines import CaseFacts, Deadline, DeadlineBook, next_deadline
+from ivr.cases.search import SearchFilters
+from ivr.db import utc_now
 from ivr.display_time import DISPLAY_ZONE
-from ivr.models import CASE_STATUSES, Case, Intake, Operator, Transcript
+from ivr.models import CASE_STATUSES, Case, CaseDetail, Intake, Operator
+from ivr.retakes import kept
 
 PAGE_SIZE = 25
 LANGUAGES = ("kk", "ru", "en")
@@ -35,6 +40,8 @@ class QueueFilters:
     date_to: date | None = None
     mine: bool = False
     page: int = 1
+    search: SearchFilters | None = None
+    """Words, references and the search filters (ivr.cases.search), resolved by the view."""
 
     def conditions(self, principal: Principal) -> list[ColumnElement[bool]]:
         """SQL conditions for these filters, inside the person's scope."""
@@ -55,6 +62,8 @@ class QueueFilters:
             found.append(Case.created_at < start_of_day(self.date_to + timedelta(days=1)))
         if self.mine:
             found.append(Case.assignee_id == principal.id)
+        if self.search is not None:
+            found.extend(self.search.conditions())
         return found
 
 
@@ -115,6 +124,9 @@ class QueueRow:
     recordings: int
     transcript_verdict: str | None = None
     """The least trustworthy verdict among the call's transcripts: unreliable, no_speech, reliable."""
+    first_handled_at: datetime | None = None
+    deadline: Deadline | None = None
+    """The nearest deadline the case has not met (ivr.cases.deadlines), when the rules were given."""
 
     def as_json(self) -> dict[str, Any]:
         """The row as the API returns it."""
@@ -134,6 +146,9 @@ class QueueRow:
             "duration_s": self.duration_s,
             "recordings": self.recordings,
             "transcript_verdict": self.transcript_verdict,
+            "deadline": None if self.deadline is None else {
+                "rule": self.deadline.rule, "due_at": iso(self.deadline.due), "state": self.deadline.state,
+            },
         }
 
 
@@ -157,9 +172,15 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def list_cases(
-    session: Session, principal: Principal, filters: QueueFilters, *, page_size: int = PAGE_SIZE
+    session: Session, principal: Principal, filters: QueueFilters, *, page_size: int = PAGE_SIZE,
+    book: DeadlineBook | None = None, now: datetime | None = None,
+    min_confidence: float = transcripts.DEFAULT_MIN_CONFIDENCE,
 ) -> QueuePage:
-    """A page of the queue: urgent open cases pinned on top, then new ones, newest first."""
+    """A page of the work list: urgent open cases pinned on top, then open ones, oldest first.
+
+    The oldest waiting report is the one most likely to miss its deadline, so it comes first and
+    never sinks to a later page. With `book`, each row carries its nearest deadline at `now`.
+    """
     where = filters.conditions(principal)
     total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
     pages = max(1, math.ceil(total / page_size))
@@ -170,30 +191,23 @@ def list_cases(
             func.sum(Intake.duration_s).label("duration_s"),
             func.count(Intake.id).label("recordings"),
         )
+        .where(kept())
         .group_by(Intake.call_id)
         .subquery()
     )
-    # The worst verdict of the call's transcripts: 2 unreliable, 1 no speech, 0 reliable.
-    verdict_rank = case(
-        (Transcript.verdict == "unreliable", 2),
-        (Transcript.verdict == "no_speech", 1),
-        (Transcript.verdict == "reliable", 0),
-    )
-    verdicts = (
-        select(Intake.call_id.label("call_id"), func.max(verdict_rank).label("rank"))
-        .join(Transcript, Transcript.intake_id == Intake.id)
-        .group_by(Intake.call_id)
-        .subquery()
-    )
+    # The worst verdict of the call's transcripts, with the line's confidence threshold applied.
+    verdicts = transcripts.worst_rank_by_call(min_confidence)
     pinned = case((and_(Case.is_urgent.is_(True), Case.status != "closed"), 0), else_=1)
-    status_rank = case(STATUS_ORDER, value=Case.status, else_=9)
+    is_closed = case((Case.status == "closed", 1), else_=0)
     query = (
-        select(Case, durations.c.duration_s, durations.c.recordings, Operator.display_name, verdicts.c.rank)
+        select(Case, durations.c.duration_s, durations.c.recordings, Operator.display_name, verdicts.c.rank,
+               CaseDetail.first_handled_at)
         .outerjoin(durations, durations.c.call_id == Case.call_id)
+        .outerjoin(CaseDetail, CaseDetail.case_id == Case.id)
         .outerjoin(verdicts, verdicts.c.call_id == Case.call_id)
         .outerjoin(Operator, Operator.id == Case.assignee_id)
         .where(*where)
-        .order_by(pinned, status_rank, Case.created_at.desc(), Case.id.desc())
+        .order_by(pinned, is_closed, Case.created_at.asc(), Case.id.asc())
         .limit(page_size)
         .offset((page - 1) * page_size)
     )
@@ -216,8 +230,12 @@ def list_cases(
             duration_s=float(duration) if duration is not None else None,
             recordings=int(count or 0),
             transcript_verdict=VERDICT_BY_RANK.get(rank),
+            first_handled_at=handled_at,
+            deadline=None if book is None else next_deadline(
+                CaseFacts(row.created_at, row.status, row.is_urgent, row.category, handled_at), book, now or utc_now()
+            ),
         )
-        for row, duration, count, assignee, rank in session.execute(query)
+        for row, duration, count, assignee, rank, handled_at in session.execute(query)
     ]
     return QueuePage(rows, int(total), page, pages)
 
@@ -230,3 +248,22 @@ def waiting_by_region(session: Session, principal: Principal) -> dict[str | None
         .group_by(Case.region_code)
     )
     return {region: int(count) for region, count in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class UrgentWaiting:
+    """An urgent case nobody has taken yet: the console alerts on each new one."""
+
+    id: int
+    reference: str | None
+    created_at: datetime
+
+
+def urgent_waiting(session: Session, principal: Principal) -> list[UrgentWaiting]:
+    """Urgent cases this person sees that are new and unclaimed, whatever the queue's filters say."""
+    query = (
+        select(Case.id, Case.reference, Case.created_at)
+        .where(principal.case_scope(), Case.is_urgent.is_(True), Case.status == "new", Case.assignee_id.is_(None))
+        .order_by(Case.created_at, Case.id)
+    )
+    return [UrgentWaiting(int(row.id), row.reference, row.created_at) for row in session.execute(query)]

@@ -1,6 +1,6 @@
 """The operator console: blueprint "operator" at /operator (server-rendered, a little JavaScript).
 
-A thin view over `ivr.cases`. `bp` is declared here rather than in `routes.py` because three
+A thin view over `ivr.cases`. `bp` is declared here rather than in `routes.py` because several
 view modules register on it (`auth`, `admin`, `routes`) and `routes` imports `auth`'s helpers.
 """
 
@@ -16,4 +16,4 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from ivr.operator import admin, auth, routes  # noqa: E402, F401  (they register their views on bp)
+from ivr.operator import admin, auth, case_relations, routes, searching  # noqa: E402, F401  (they register their views on bp)

@@ -115,6 +115,7 @@ CODE_NAMES = (
     N_("action.recording.stored"),
     N_("action.transcript.created"),
     N_("action.transcript.failed"),
+    N_("action.transcript.corrected"),
     # who did an audited thing when no operator did (lower case, inside a table cell)
     N_("actor.anonymous"),
     N_("actor.cli"),
@@ -128,6 +129,15 @@ CODE_NAMES = (
     N_("call_status.no-answer"),
     # the overview's chart of dropped calls, when the menu step is not known (lower case)
     N_("overview.step_unknown"),
+    # the queue's deadline filter (ivr.operator.searching.DEADLINE_STATES)
+    N_("filter.deadline_due_soon"),
+    N_("filter.deadline_ok"),
+    N_("filter.deadline_overdue"),
+    # a search or a transcript correction refused (ivr.cases.search, ivr.cases.transcripts: Invalid.code)
+    N_("search.too_many_saved"),
+    N_("transcript.not_ready"),
+    # the queue's transcript filter: no transcription on this line
+    N_("transcript.none"),
     # an error page's title
     N_("error.403"),
     N_("error.404"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ivr.cases.casework import NOTE_MAX_CHARS, REPORTER_MESSAGE_MAX_CHARS
+from ivr.cases.search import NAME_MAX_CHARS
+from ivr.cases.transcripts import TRANSCRIPT_MAX_CHARS
 
 
 class LoginForm(FlaskForm):
@@ -21,10 +23,33 @@ class ActionForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    """A new status, and the reason when closing."""
+    """A new status; the reason when closing (and the case it duplicates); the receiving body when forwarding."""
 
     status = SelectField(validate_choice=False)
     reason = SelectField(validate_choice=False, validators=[Optional()])
+    recipient = SelectField(validate_choice=False, validators=[Optional()])
+    include_identity = BooleanField(validators=[Optional()])
+    duplicate_of = SelectField(validate_choice=False, validators=[Optional()])
+
+
+class LinkForm(FlaskForm):
+    """Another case's reference, and how it relates (duplicate or related)."""
+
+    other = StringField(validators=[DataRequired(), Length(max=16)])
+    kind = SelectField(validate_choice=False)
+
+
+class InvestigationForm(FlaskForm):
+    """Whether a receiving body opened an investigation ("1" or "0")."""
+
+    opened = SelectField(validate_choice=False)
+
+
+class AuthorshipForm(FlaskForm):
+    """A case reference and its PIN, as the reporter gives them to a supervisor."""
+
+    reference = StringField(validators=[DataRequired(), Length(max=32)])
+    pin = PasswordField(validators=[DataRequired(), Length(max=32)])
 
 
 class AssignForm(FlaskForm):
@@ -55,6 +80,18 @@ class ReporterMessageForm(FlaskForm):
     """The short message the caller hears on calling back."""
 
     text = TextAreaField(validators=[Length(max=REPORTER_MESSAGE_MAX_CHARS)])
+
+
+class TranscriptForm(FlaskForm):
+    """An operator's corrected transcript."""
+
+    text = TextAreaField(validators=[DataRequired(), Length(max=TRANSCRIPT_MAX_CHARS)])
+
+
+class SavedFilterForm(FlaskForm):
+    """A name for the queue's current search (the search itself rides in a hidden field)."""
+
+    name = StringField(validators=[DataRequired(), Length(max=NAME_MAX_CHARS)])
 
 
 class LocaleForm(FlaskForm):

@@ -6,6 +6,7 @@ Each view checks the person's role (decorators from `auth`) and, for anything ab
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +18,12 @@ from ivr import audio_stream, display_time, i18n
 from ivr.cases import audit as audit_trail
 from ivr.cases import case as one_case
 from ivr.cases import casework, followup, recordings
+from ivr.cases import deadlines as case_deadlines
 from ivr.cases import queue as case_queue
 from ivr.cases import statistics as case_statistics
 from ivr.db import utc_now
 from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator
-from ivr.operator import bp, charts
+from ivr.operator import bp, case_relations, charts, searching
 from ivr.operator.auth import (
     _,
     cases_only,
@@ -44,7 +46,8 @@ from ivr.operator.forms import (
 from ivr.services import services
 
 LANGUAGES = case_queue.LANGUAGES
-POLL_INTERVAL_S = 15
+POLL_INTERVAL_S = 4
+"""The queue page asks for its rows this often: a new urgent case is announced within 5 s."""
 
 
 def queue_filters() -> case_queue.QueueFilters:
@@ -54,8 +57,12 @@ def queue_filters() -> case_queue.QueueFilters:
 
 def _queue_context(db: Session) -> dict[str, Any]:
     person = principal()
-    filters = queue_filters()
-    page = case_queue.list_cases(db, person, filters)
+    book, book_problem = case_deadlines.book_or_problem(services().settings)
+    now = utc_now()
+    found = searching.search_filters(db, now)
+    filters = dataclasses.replace(queue_filters(), search=found)
+    page = case_queue.list_cases(db, person, filters, book=book, now=now,
+                                 min_confidence=searching.min_confidence())
     waiting = case_queue.waiting_by_region(db, person)
     visible_regions = region_codes() if person.sees_all_regions else list(person.region_codes)
     args = {k: v for k, v in request.args.items() if k not in ("page", "partial")}
@@ -70,6 +77,11 @@ def _queue_context(db: Session) -> dict[str, Any]:
         "page_args": args,
         "updated": now_local(),
         "poll_s": POLL_INTERVAL_S,
+        "now": now,
+        "deadline_problem": book_problem,
+        "urgent_waiting": case_queue.urgent_waiting(db, person),
+        "age_of": lambda moment: (now - case_deadlines.aware(moment)).total_seconds(),
+        **searching.search_context(db, found),
     }
 
 
@@ -137,7 +149,7 @@ def _render_case(db: Session, case: Case, *, contact: str | None = None, status:
             }
         )
     status_form = StatusForm()
-    audit_rows = audit_trail.audit_for_case(db, case) if person.is_supervisor else []
+    audit_rows = audit_trail.audit_for_case(db, case, viewer=person) if person.is_supervisor else []
     return render_template(
         "operator/case.html",
         view=view,
@@ -158,6 +170,8 @@ def _render_case(db: Session, case: Case, *, contact: str | None = None, status:
         can_claim=case.assignee_id != person.id and (case.assignee_id is None or person.is_supervisor),
         reference_locked_until=followup.locked_until(view.call),
         wait_s=_wait_s(case, view.detail.first_handled_at if view.detail else None),
+        **searching.transcript_context(db, view),
+        **case_relations.case_context(db, person, case),
     ), status
 
 
@@ -254,7 +268,7 @@ def change_status(case_id: int) -> Any:
     """Move the case to another status."""
 
     def action(db: Session, case: Case, form: StatusForm) -> None:
-        casework.change_status(db, principal(), case, form.status.data or "", form.reason.data or None)
+        case_relations.forward_or_close(db, case, form)  # forwarding names a body; a duplicate names its case
 
     return _act(case_id, action, StatusForm())
 
@@ -424,7 +438,7 @@ def audit_log() -> str:
     """People's recent actions across the console."""
     before = request.args.get("before", "")
     with services().sessions() as db:
-        rows = audit_trail.recent_audit(db, before_id=int(before) if before.isdigit() else None)
+        rows = audit_trail.recent_audit(db, before_id=int(before) if before.isdigit() else None, viewer=principal())
         people = list(db.scalars(select(Operator).order_by(Operator.display_name)))
     return render_template("operator/audit.html", rows=rows, people=people, subject=None)
 
@@ -439,7 +453,7 @@ def user_audit(operator_id: int) -> str:
         if subject is None:
             abort(404)
         before_id = int(before) if before.isdigit() else None
-        rows = audit_trail.audit_for_actor(db, f"operator:{operator_id}", before_id=before_id)
+        rows = audit_trail.audit_for_actor(db, f"operator:{operator_id}", before_id=before_id, viewer=principal())
         people = list(db.scalars(select(Operator).order_by(Operator.display_name)))
     return render_template("operator/audit.html", rows=rows, people=people, subject=subject)
 
@@ -450,6 +464,6 @@ def case_audit(case_id: int) -> str:
     """Everything that happened to one case."""
     with services().sessions() as db:
         case = _case_or_404(db, case_id)
-        rows = audit_trail.audit_for_case(db, case)
+        rows = audit_trail.audit_for_case(db, case, viewer=principal())
     return render_template("operator/audit.html", rows=rows, people=[], subject=None, case=case)
 

@@ -36,7 +36,8 @@ from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.services import empty_database
 from tests.workers.test_jobs_support import FakeTranscriber, add_intake, call_of
 from workers.deps import WorkerDeps
-from workers.jobs import process_intake, transcribe_intake
+from workers.intake import process_intake
+from workers.transcription import transcribe_intake
 
 __all__ = ["console", "fast_password_hashes", "make_client"]
 
@@ -50,7 +51,8 @@ WORDS = (
     "Ермеков", "Yermekov", "witness", "понедельник", "Kuanyshbayeva",
 )
 TEXT_COLUMNS = {("transcripts", "text"), ("transcripts", "segments"), ("case_notes", "text"),
-                ("case_details", "reporter_message")}
+                ("case_details", "reporter_message"), ("transcript_versions", "text"),
+                ("saved_filters", "name"), ("saved_filters", "query")}
 
 
 def needles() -> list[bytes]:
