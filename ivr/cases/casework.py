@@ -203,9 +203,13 @@ def change_status(session: Session, principal: Principal, case: Case, status: st
     is_duplicate = status == "closed" and reason == "duplicate" and duplicate_of is not None
     detail.duplicate_of_case_id = duplicate_of.id if is_duplicate and duplicate_of else None
     _handled(session, case)
+    extra: dict[str, Any] = {}
+    if recipient:
+        extra["recipient"] = recipient
+    if is_duplicate and duplicate_of:
+        extra["duplicate_of"] = duplicate_of.id
     audit(session, principal, "case.status_changed", case, status_from=previous, status_to=status,
-          reason=reason if status == "closed" else None, **({"recipient": recipient} if recipient else {}),
-          **({"duplicate_of": duplicate_of.id} if is_duplicate and duplicate_of else {}))
+          reason=reason if status == "closed" else None, **extra)
 
 
 def set_category(session: Session, principal: Principal, case: Case, category: str | None) -> None:

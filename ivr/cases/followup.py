@@ -22,10 +22,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
+from ivr.cases import thread
 from ivr.cases.reference import PinHasher, new_pin
 from ivr.db import utc_now
 from ivr.flow.engine import LookupDone
-from ivr.models import AuditEvent, Call, Case, CaseDetail, PinFailureHour
+from ivr.models import AuditEvent, Call, Case, PinFailureHour
 
 ACTOR = "voice:followup"
 
@@ -150,14 +151,20 @@ def _verified(session: Session, pins: PinHasher, claim: _Claim, pin: str, hour: 
         session.execute(update(Call).where(Call.id == claim.call_id).values(pin_hash=pins.hash(pin))
                         .execution_options(synchronize_session=False))
     case_row = session.scalars(select(Case).where(Case.call_id == claim.call_id)).first()
-    detail = session.get(CaseDetail, case_row.id) if case_row else None
     _audit(session, "followup.verified", claim.call_id)
-    return LookupDone(
-        "ok",
-        case_status=case_row.status if case_row else "new",
-        # The call state rides in URLs; a long note is cut rather than bloating every request.
-        reporter_message=(detail.reporter_message or "")[:500] or None if detail else None,
-    )
+    # The messages not yet heard (the old single message was moved into the thread, migration 0011).
+    return LookupDone("ok", case_status=_status_heard(session, case_row),
+                      thread=thread.unheard(session, claim.call_id))
+
+
+def _status_heard(session: Session, case_row: Case | None) -> str:
+    """The status the reporter hears: a case closed as a duplicate answers with the case that carries on."""
+    from ivr.cases.links import duplicate_of  # links imports opening, which the web side loads lazily
+
+    if case_row is None:
+        return "new"
+    carrying = duplicate_of(session, case_row)
+    return (carrying or case_row).status
 
 
 def _audit(session: Session, action: str, call_id: int | None, **detail: Any) -> None:

@@ -16,4 +16,4 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from ivr.operator import admin, auth, case_relations, routes, searching  # noqa: E402, F401  (they register their views on bp)
+from ivr.operator import admin, auth, case_relations, routes, searching, thread_views  # noqa: E402, F401  (they register their views on bp)

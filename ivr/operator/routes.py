@@ -21,6 +21,7 @@ from ivr.cases import casework, followup, recordings
 from ivr.cases import deadlines as case_deadlines
 from ivr.cases import queue as case_queue
 from ivr.cases import statistics as case_statistics
+from ivr.cases import thread as case_thread
 from ivr.db import utc_now
 from ivr.models import CASE_STATUSES, AuditEvent, Case, Operator
 from ivr.operator import bp, case_relations, charts, searching
@@ -166,6 +167,8 @@ def _render_case(db: Session, case: Case, *, contact: str | None = None, status:
         region_form=RegionForm(),
         note_form=NoteForm(),
         message_form=ReporterMessageForm(),
+        thread_entries=case_thread.thread_of(db, case),
+        thread_languages=case_thread.LANGUAGES,
         audit_rows=audit_rows,
         can_claim=case.assignee_id != person.id and (case.assignee_id is None or person.is_supervisor),
         reference_locked_until=followup.locked_until(view.call),
@@ -303,12 +306,11 @@ def add_note(case_id: int) -> Any:
 @bp.post("/cases/<int:case_id>/reporter-message")
 @cases_only
 def set_reporter_message(case_id: int) -> Any:
-    """Write the message the caller hears on calling back."""
-    return _act(
-        case_id,
-        lambda db, case, form: casework.set_reporter_message(db, principal(), case, form.text.data or ""),
-        ReporterMessageForm(),
-    )
+    """Write a message the caller hears on calling back (the thread's text message, the case's language)."""
+    from ivr.operator.thread_views import post_text_of
+
+    return _act(case_id, lambda db, case, form: post_text_of(db, case, form.text.data or "", None),
+                ReporterMessageForm())
 
 
 @bp.post("/cases/<int:case_id>/contact")

@@ -54,7 +54,7 @@ def test_claim_then_statuses_to_closed_with_a_reason(console: Console, make_clie
     assert post_form(client, f"/operator/cases/{ref.id}/claim").status_code == 302
     case = console.case(ref.id)
     assert (case.assignee_id, case.status) == (user_id, "in_review")
-    post_form(client, f"/operator/cases/{ref.id}/status", {"status": "forwarded"})
+    post_form(client, f"/operator/cases/{ref.id}/status", {"status": "forwarded", "recipient": "agency-02"})
     refused = post_form(client, f"/operator/cases/{ref.id}/status", {"status": "closed"})
     assert refused.status_code == 302 and console.case(ref.id).status == "forwarded"  # no reason given
     assert "Укажите причину закрытия" in client.get(refused.headers["Location"]).get_data(as_text=True)
@@ -75,7 +75,8 @@ def test_claim_then_statuses_to_closed_with_a_reason(console: Console, make_clie
 def test_new_case_cannot_jump_to_forwarded(console: Console, make_client) -> None:
     console.add_user("aigerim")
     ref = console.add_case()
-    post_form(make_client("aigerim"), f"/operator/cases/{ref.id}/status", {"status": "forwarded"})
+    post_form(make_client("aigerim"), f"/operator/cases/{ref.id}/status",
+              {"status": "forwarded", "recipient": "agency-02"})
     assert console.case(ref.id).status == "new" and not console.audit(action="case.status_changed")
 
 

@@ -130,7 +130,13 @@
       var status = form.querySelector("select[name=status]");
       var reason = form.querySelector(".reason");
       if (!status || !reason) { return; }
-      var sync = function () { reason.classList.toggle("hidden", status.value !== "closed"); };
+      var sync = function () {
+        reason.classList.toggle("hidden", status.value !== "closed");
+        // The receiving body when forwarding, the case it duplicates when closing (issue 13.4, 13.5).
+        form.querySelectorAll("[data-for-status]").forEach(function (part) {
+          part.classList.toggle("hidden", status.value !== part.dataset.forStatus);
+        });
+      };
       status.addEventListener("change", sync);
       sync();
     });
