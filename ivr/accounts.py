@@ -4,7 +4,8 @@ Imports no Flask: the console, the JSON API and the `ivr user` command all go th
 so one set of rules decides who may sign in and which cases each person may see.
 
 Roles:
-- operator: the cases of the regions assigned to them; the disguised voice of anonymous callers.
+- operator: the cases of the regions assigned to them and the duty queue (open urgent cases and cases
+  without a region, see `in_duty_queue`); the disguised voice of anonymous callers.
 - supervisor: every case, assignment, the original voice (audited), audit log and statistics.
 - admin: accounts and the state of the line; no cases (they are IT staff, not investigators).
 """
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, case, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.db import utc_now
@@ -102,10 +103,18 @@ class Principal:
         return self.role == "admin"
 
     def may_see(self, case: Case) -> bool:
-        """Whether this person may open this case (list, detail, audio, API alike)."""
+        """Whether this person may open this case (list, detail, audio, API alike).
+
+        An operator sees their regions' cases and the duty queue (`in_duty_queue`), and keeps a
+        case they took from it (its assignee) after it leaves the queue.
+        """
         if not self.sees_cases:
             return False
-        return self.sees_all_regions or (case.region_code is not None and case.region_code in self.region_codes)
+        if self.sees_all_regions:
+            return True
+        if case.region_code is not None and case.region_code in self.region_codes:
+            return True
+        return in_duty_queue(case) or (case.assignee_id is not None and case.assignee_id == self.id)
 
     def case_scope(self) -> ColumnElement[bool]:
         """The same rule as a SQL condition on `Case`, for lists and counts."""
@@ -113,9 +122,25 @@ class Principal:
             return false()
         if self.sees_all_regions:
             return true()
+        duty = or_(duty_queue_condition(), Case.assignee_id == self.id)
         if not self.region_codes:
-            return false()
-        return Case.region_code.in_(self.region_codes)
+            return duty
+        return or_(Case.region_code.in_(self.region_codes), duty)
+
+
+def in_duty_queue(case: Case) -> bool:
+    """The duty queue every operator on duty sees, whatever their regions (issue 12.1).
+
+    An urgent case that is still open (a bribe being demanded right now cannot wait for the
+    region's operator), and a case whose caller named no region (nobody else would see it until
+    a supervisor routes it). A closed urgent case goes back to its region's people only.
+    """
+    return case.region_code is None or (bool(case.is_urgent) and case.status != "closed")
+
+
+def duty_queue_condition() -> ColumnElement[bool]:
+    """`in_duty_queue` as a SQL condition on `Case`."""
+    return or_(Case.region_code.is_(None), and_(Case.is_urgent.is_(True), Case.status != "closed"))
 
 
 # ---------------------------------------------------------------- passwords

@@ -66,6 +66,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["ivr"] = Services.from_settings(settings)
     app.after_request(_hsts(settings.public_base_url.startswith("https://")))
+    from ivr.cases.deadlines import book_or_problem
+
+    if (problem := book_or_problem(settings)[1]) is not None:
+        # Calls are still answered; the console shows the same line above the queue and overview.
+        log.error("deadlines.config_invalid: %s", problem)
     if not settings.verify_signatures:
         log.warning("webhook.signatures_disabled: accepting unsigned webhooks; never do this in production")
     if not settings.twilio_auth_token.get_secret_value():

@@ -17,14 +17,17 @@ from redis.sentinel import Sentinel
 from rq import Queue, Retry
 from rq.job import Job
 
-PROCESS_INTAKE = "workers.jobs.process_intake"
-TRANSCRIBE_INTAKE = "workers.jobs.transcribe_intake"
-DISGUISE_INTAKE = "workers.jobs.disguise_intake"
-RELEASE_AT_TWILIO = "workers.jobs.release_at_twilio"
+# Jobs queued by an older release may still name `workers.jobs.*` and `workers.forget.*`:
+# those modules stay as aliases for one release (see workers/jobs.py).
+PROCESS_INTAKE = "workers.intake.process_intake"
+TRANSCRIBE_INTAKE = "workers.transcription.transcribe_intake"
+DISGUISE_INTAKE = "workers.intake.disguise_intake"
+RELEASE_AT_TWILIO = "workers.twilio_cleanup.release_at_twilio"
 NOTIFY_URGENT = "workers.notify.notify_urgent"
+ESCALATE_URGENT = "workers.notify.escalate_unclaimed_urgent"
 RECONCILE = "workers.reconcile.reconcile"
 RETENTION = "workers.retention.run_retention"
-FORGET_CALL = "workers.forget.forget_call"
+FORGET_CALL = "workers.twilio_cleanup.forget_call"
 INTAKE_QUEUE = "intake"
 TRANSCRIBE_QUEUE = "transcribe"
 """Transcriptions have their own queue and workers, so a slow model never delays a case."""

@@ -27,7 +27,7 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import queueing
@@ -37,19 +37,14 @@ from ivr.intake import claim_and_enqueue, enqueue_claimed
 from ivr.logging import configure_logging, get_logger
 from ivr.models import DONE, FAILED, PENDING, PROCESSING, QUEUED, Call, Case, Intake, StoredRecording, Transcript
 from ivr.queueing import FORGET_CALL, FORGET_DELAY_S, job_id_for, make_queue
+from ivr.retakes import DISCARDED, release_overdue
 from ivr.settings import Settings, load_settings
 from ivr.spool import ReportSpool
 from ivr.spool import replay_quietly as replay_spool
 from workers.deps import make_worker_redis
-from workers.forget import calls_to_forget
-from workers.jobs import (
-    DISGUISE_JOB,
-    NOTIFY_JOB,
-    RELEASE_JOB,
-    TRANSCRIBE_JOB,
-    call_has_ended,
-    enqueue_once,
-)
+from workers.enqueue import enqueue_once
+from workers.notify import unclaimed_urgent_ids
+from workers.twilio_cleanup import call_has_ended, calls_to_forget
 from workers.worker import JOB_MONITORING_INTERVAL_S
 
 log = get_logger(__name__)
@@ -82,11 +77,13 @@ class SweepReport:
     releases: list[int] = field(default_factory=list)  # Twilio deletions scheduled
     transcriptions: list[int] = field(default_factory=list)  # transcription retries re-scheduled
     notifications: list[int] = field(default_factory=list)  # urgent notices re-scheduled (case ids)
+    escalations: list[int] = field(default_factory=list)  # unclaimed urgent cases told to supervisors (case ids)
     forgets: list[int] = field(default_factory=list)  # anonymous calls' Twilio logs to delete (call ids)
     disguises: list[int] = field(default_factory=list)  # anonymous recordings still without a disguised copy
     abandoned: list[str] = field(default_factory=list)  # RQ jobs whose worker was killed whole (job ids)
     overdue: list[str] = field(default_factory=list)  # scheduled retries no scheduler moved (job ids)
     replayed: list[int] = field(default_factory=list)  # intakes filed from this host's spool
+    released_holds: list[int] = field(default_factory=list)  # takes no longer waiting for a review
     skipped: bool = False  # another sweeper held the lock
 
     @property
@@ -96,7 +93,7 @@ class SweepReport:
             len(ids)
             for ids in (
                 self.enqueued, self.requeued, self.unready, self.failed,
-                self.releases, self.transcriptions, self.notifications, self.forgets, self.disguises,
+                self.releases, self.transcriptions, self.notifications, self.escalations, self.forgets, self.disguises,
                 self.abandoned, self.overdue, self.replayed,
             )
         )
@@ -125,10 +122,12 @@ def sweep(
             _rescue_abandoned(each, report)
         for each in queues:
             _enqueue_overdue(each, report)
+        _release_held(sessions, report)
         _enqueue_pending(sessions, queue, report)
         _requeue_lost(sessions, queue, settings, now, report)
         _enqueue_unready(sessions, queue, settings, now, report)
         _schedule_follow_ups(sessions, queue, settings, now, report)
+        _escalate_unclaimed_urgent(sessions, queue, settings, now, report)
         _schedule_forgets(sessions, queue, settings, now, report)
     finally:
         # Expired, or Redis went away: the TTL frees it either way.
@@ -176,12 +175,21 @@ def _enqueue_overdue(queue: Queue, report: SweepReport) -> None:
             report.overdue.append(job_id)
 
 
+def _release_held(sessions: sessionmaker[Session], report: SweepReport) -> None:
+    """Takes held for a review whose call ended (its status callback failed to send them) or that
+    waited too long: sent now, and enqueued by the pass below (ivr.retakes)."""
+    with sessions.begin() as session:
+        report.released_holds.extend(release_overdue(session))
+
+
 def _enqueue_pending(sessions: sessionmaker[Session], queue: Queue, report: SweepReport) -> None:
     """Ready intakes no job was ever made for (Redis was down when the webhook tried)."""
     with sessions() as session:
         ids = list(
             session.scalars(
-                select(Intake.id).where(Intake.status == PENDING, Intake.is_ready.is_(True)).order_by(Intake.id)
+                select(Intake.id)
+                .where(Intake.status == PENDING, Intake.is_ready.is_(True), Intake.is_held.is_(False))
+                .order_by(Intake.id)
             )
         )
     for intake_id in ids:
@@ -199,7 +207,8 @@ def _enqueue_unready(
         ids = list(
             session.scalars(
                 select(Intake.id)
-                .where(Intake.status == PENDING, Intake.is_ready.is_(False), Intake.created_at < cutoff)
+                .where(Intake.status == PENDING, Intake.is_ready.is_(False), Intake.created_at < cutoff,
+                       Intake.is_held.is_(False))
                 .order_by(Intake.id)
             )
         )
@@ -275,7 +284,7 @@ def _schedule_follow_ups(
             ).all()
             for intake_id, intake, call in pending_release:
                 if call_has_ended(call, intake, settings, now) and enqueue_once(
-                    queue, RELEASE_JOB, intake_id, job_id=f"release-{intake_id}"
+                    queue, queueing.RELEASE_AT_TWILIO, intake_id, job_id=f"release-{intake_id}"
                 ):
                     report.releases.append(intake_id)
             calls_left = session.execute(
@@ -284,6 +293,8 @@ def _schedule_follow_ups(
                 .join(Intake, Intake.call_id == Case.call_id)
                 .outerjoin(StoredRecording, StoredRecording.intake_id == Intake.id)
                 .where(Case.is_anonymous.is_(True), Call.deleted_at_twilio.is_(None))
+                # A discarded take whose job deleted it at Twilio has nothing left there.
+                .where(or_(Intake.kind != DISCARDED, Intake.status != DONE))
             ).all()
             by_call: dict[int, list[tuple[int | None, datetime | None]]] = {}
             for call_id, intake_id, deleted_at in calls_left:
@@ -291,7 +302,7 @@ def _schedule_follow_ups(
             for entries in by_call.values():
                 if all(intake_id is not None and deleted_at is not None for intake_id, deleted_at in entries):
                     last = max(intake_id for intake_id, _ in entries if intake_id is not None)
-                    if enqueue_once(queue, RELEASE_JOB, last, job_id=f"release-{last}"):
+                    if enqueue_once(queue, queueing.RELEASE_AT_TWILIO, last, job_id=f"release-{last}"):
                         report.releases.append(last)
         if settings.transcriber != "none":
             most = len(settings.transcribe_retry_intervals_s) + 1
@@ -309,7 +320,7 @@ def _schedule_follow_ups(
             transcribe = make_queue(queue.connection, settings.transcribe_queue_name)
             for intake_id in [*failed, *never]:
                 if enqueue_once(
-                    transcribe, TRANSCRIBE_JOB, intake_id, job_id=f"transcribe-{intake_id}",
+                    transcribe, queueing.TRANSCRIBE_INTAKE, intake_id, job_id=f"transcribe-{intake_id}",
                     delay_s=intervals[0] if intervals and intake_id in failed else 0, intervals=intervals,
                 ):
                     report.transcriptions.append(intake_id)
@@ -324,7 +335,7 @@ def _schedule_follow_ups(
         ).all()
         for intake_id in undisguised:
             if enqueue_once(
-                queue, DISGUISE_JOB, intake_id, job_id=f"disguise-{intake_id}",
+                queue, queueing.DISGUISE_INTAKE, intake_id, job_id=f"disguise-{intake_id}",
                 intervals=list(queueing.RETRY_INTERVALS_S),
             ):
                 report.disguises.append(intake_id)
@@ -334,10 +345,29 @@ def _schedule_follow_ups(
             ).all()
             for case_id in unnotified:
                 if enqueue_once(
-                    queue, NOTIFY_JOB, case_id, job_id=f"notify-{case_id}",
+                    queue, queueing.NOTIFY_URGENT, case_id, job_id=f"notify-{case_id}",
                     intervals=settings.notify_retry_intervals_s,
                 ):
                     report.notifications.append(case_id)
+
+
+def _escalate_unclaimed_urgent(
+    sessions: sessionmaker[Session], queue: Queue, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    """Urgent cases nobody claimed within `urgent_unclaimed_after_min`: one notice to the supervisors.
+
+    Here rather than in the console, so it happens with no browser open; the job stamps the case.
+    """
+    if not settings.urgent_webhook_url:
+        return
+    with sessions() as session:
+        case_ids = unclaimed_urgent_ids(session, now, settings.urgent_unclaimed_after_min)
+    for case_id in case_ids:
+        if enqueue_once(
+            queue, queueing.ESCALATE_URGENT, case_id, job_id=f"escalate-{case_id}",
+            intervals=settings.notify_retry_intervals_s,
+        ):
+            report.escalations.append(case_id)
 
 
 def _schedule_forgets(

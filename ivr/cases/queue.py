@@ -235,9 +235,14 @@ def list_cases(
                 CaseFacts(row.created_at, row.status, row.is_urgent, row.category, handled_at), book, now or utc_now()
             ),
         )
-        for row, duration, count, assignee, rank, handled_at in session.execute(query)
+        for row, duration, count, assignee, rank, handled_at in _result_rows(session, query)
     ]
     return QueuePage(rows, int(total), page, pages)
+
+
+def _result_rows(session: Session, query: Any) -> list[Any]:
+    # A select of this many columns is typed as a tuple of objects; the rows are what the query says.
+    return list(session.execute(query))
 
 
 def waiting_by_region(session: Session, principal: Principal) -> dict[str | None, int]:

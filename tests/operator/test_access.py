@@ -136,3 +136,67 @@ def test_operator_cannot_assign_or_hear_originals_even_in_their_region(app, cons
                        (f"/operator/cases/{ref.id}/region", {"region": "02"})):
         assert client.post(path, data={**data, "csrf_token": token}).status_code == 403, path
     assert client.get(f"/operator/recordings/{ref.intake_id}/audio?v=original").status_code == 403
+
+
+# ---------------------------------------------------------------- the duty queue (issue 12.1)
+# A regional operator may open, besides their regions' cases: every open urgent case (any region)
+# and every case without a region - the duty queue every operator on duty sees - and a case they
+# took from it, after it left the queue. A closed urgent case of another region is hidden again.
+
+
+def _duty_world(console: Console) -> dict[str, Any]:
+    console.add_user("almaty", regions=["02"])
+    console.add_user("karaganda", regions=["13"])
+    console.add_user("dana", role="supervisor")
+    return {
+        "urgent_elsewhere": console.add_case(region="13", is_urgent=True),
+        "urgent_no_region": console.add_case(region=None, is_urgent=True),
+        "no_region": console.add_case(region=None),
+        "ordinary_elsewhere": console.add_case(region="13"),
+    }
+
+
+def test_a_regional_operator_sees_and_opens_the_duty_queue(app, console: Console) -> None:
+    cases = _duty_world(console)
+    client = app.test_client()
+    sign_in(client, "almaty")
+    listed = _case_ids(client.get("/operator/").get_data(as_text=True))
+    for name in ("urgent_elsewhere", "urgent_no_region", "no_region"):
+        ref = cases[name]
+        assert ref.id in listed, name
+        assert client.get(f"/operator/cases/{ref.id}").status_code == 200, name
+        assert client.get(f"/operator/recordings/{ref.intake_id}/audio").status_code == 200, name
+    assert cases["ordinary_elsewhere"].id not in listed
+    assert client.get(f"/operator/cases/{cases['ordinary_elsewhere'].id}").status_code == 404
+    # The disguised voice only: the duty queue gives no more than their own region's cases do.
+    ref = cases["urgent_no_region"]
+    assert client.get(f"/operator/recordings/{ref.intake_id}/audio?v=original").status_code == 403
+
+
+def test_a_closed_urgent_case_goes_back_to_its_region_but_its_taker_keeps_it(app, console: Console) -> None:
+    cases = _duty_world(console)
+    ref = cases["urgent_elsewhere"]
+    almaty, karaganda = app.test_client(), app.test_client()
+    sign_in(almaty, "almaty")
+    sign_in(karaganda, "karaganda")
+    token = _token(almaty)
+    assert almaty.post(f"/operator/cases/{ref.id}/claim", data={"csrf_token": token}).status_code == 302
+    closed = almaty.post(f"/operator/cases/{ref.id}/status",
+                         data={"status": "closed", "reason": "referred", "csrf_token": token})
+    assert closed.status_code == 302 and console.case(ref.id).status == "closed"
+    assert almaty.get(f"/operator/cases/{ref.id}").status_code == 200  # theirs: they took it
+    assert karaganda.get(f"/operator/cases/{ref.id}").status_code == 200  # its region
+    sign_in(other := app.test_client(), "dana")
+    assert other.get(f"/operator/cases/{ref.id}").status_code == 200
+    console.add_user("astana", regions=["01"])
+    sign_in(stranger := app.test_client(), "astana")
+    assert stranger.get(f"/operator/cases/{ref.id}").status_code == 404  # closed urgent, another region
+
+
+def test_the_api_applies_the_same_duty_rule(app, console: Console) -> None:
+    cases = _duty_world(console)
+    token = console.token_for("almaty")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    for name, expected in (("urgent_elsewhere", 200), ("no_region", 200), ("ordinary_elsewhere", 404)):
+        assert client.get(f"/api/cases/{cases[name].id}", headers=headers).status_code == expected, name

@@ -19,17 +19,18 @@ def _ids(body: str) -> list[int]:
     return [int(found) for found in re.findall(r'data-case="(\d+)"', body)]
 
 
-def test_urgent_open_cases_are_pinned_then_new_ones_newest_first(console: Console, make_client) -> None:
+def test_urgent_open_cases_are_pinned_then_the_oldest_first(console: Console, make_client) -> None:
+    """A work list (issue 12.2): the report waiting longest comes first, whatever its status."""
     console.add_user("aigerim")
     now = utc_now()
     old_new = console.add_case(created_at=now - timedelta(hours=5))
-    reviewed = console.add_case(created_at=now - timedelta(minutes=1))
-    urgent_old = console.add_case(is_urgent=True, created_at=now - timedelta(days=1))
+    reviewed = console.add_case(created_at=now - timedelta(hours=9))
+    urgent_old = console.add_case(is_urgent=True, created_at=now - timedelta(minutes=3))
     fresh_new = console.add_case(created_at=now - timedelta(minutes=10))
     client = make_client("aigerim")
     post_form(client, f"/operator/cases/{reviewed.id}/claim")
     order = _ids(client.get("/operator/").get_data(as_text=True))
-    assert order == [urgent_old.id, fresh_new.id, old_new.id, reviewed.id]
+    assert order == [urgent_old.id, reviewed.id, old_new.id, fresh_new.id]
 
 
 def test_rows_show_region_language_time_duration_transcript_and_anonymity(console: Console, make_client) -> None:
