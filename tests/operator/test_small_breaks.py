@@ -46,7 +46,7 @@ def test_opening_a_case_is_not_a_listen_but_playing_is(console: Console, make_cl
     ref = console.add_case()
     client = make_client("aigerim")
     body = client.get(f"/operator/cases/{ref.id}").get_data(as_text=True)
-    players = re.findall(r"<audio [^>]*>", body)
+    players = re.findall(r'<audio [^>]*class="player"[^>]*>', body)  # the recordings, not a preview
     assert players and all('preload="none"' in tag and "data-played=" in tag for tag in players)
     assert console.audit(action="recording.listened") == []
 
@@ -62,3 +62,30 @@ def test_opening_a_case_is_not_a_listen_but_playing_is(console: Console, make_cl
     assert post_form(client, f"/operator/recordings/{ref.intake_id}/played?v=original",
                      page=f"/operator/cases/{ref.id}").status_code == 403
     assert len(console.audit(action="recording.listened")) == 1
+
+
+def test_the_audit_log_shows_case_references_and_links_only_where_the_viewer_may_open(
+    console: Console, make_client
+) -> None:
+    aigerim = console.add_user("aigerim", display_name="Айгерим Садыкова")
+    console.add_user("dana", role="supervisor")
+    console.add_user("root", role="admin")
+    ref = console.add_case(followups=1)
+    reference = console.case(ref.id).reference
+    assert reference
+    supervisor = make_client("dana")
+    post_form(supervisor, f"/operator/cases/{ref.id}/assign", {"assignee": str(aigerim)},
+              page=f"/operator/cases/{ref.id}")
+    operator = make_client("aigerim")
+    operator.get(f"/operator/recordings/{ref.intake_ids[1]}/audio")  # the follow-up, fetched
+
+    log = supervisor.get("/operator/audit").get_data(as_text=True)
+    assert f'<a href="/operator/cases/{ref.id}">{reference}</a>' in log
+    assert f"#{ref.id}<" not in log and f">#{aigerim}" not in log  # no internal ids
+    assert "→ Айгерим Садыкова" in log
+    trail = supervisor.get(f"/operator/audit/users/{aigerim}").get_data(as_text=True)
+    assert "Дополнение 1" in trail and f"запись {ref.intake_ids[1]}" not in trail  # which recording, not its id
+
+    # An admin reads what a person did, with the references, but cannot open cases: no links.
+    admin_view = make_client("root").get(f"/operator/audit/users/{aigerim}").get_data(as_text=True)
+    assert reference in admin_view and f"/operator/cases/{ref.id}" not in admin_view
