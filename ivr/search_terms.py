@@ -13,7 +13,8 @@ always agree whatever language a note was written in:
 - Latin letters: the Snowball English stemmer;
 - Cyrillic with a letter only Kazakh uses (ә ғ қ ң ө ұ ү һ і): `kazakh_stem`, a short suffix
   rule (below); Snowball has no Kazakh;
-- other Cyrillic: the Snowball Russian stemmer.
+- other Cyrillic: the Snowball Russian stemmer, then a surname's "-ов/-ев" cut (so that
+  "Жанибеков", "Жанибекова" and "Жанибекову" agree).
 
 Stems are cut further than a linguist would like (e.g. "требовали" and "требует" stay apart);
 what matters here is that the same word form always gives the same term.
@@ -64,6 +65,7 @@ KAZAKH_SUFFIXES = tuple(
     )
 )  # fmt: skip
 KAZAKH_MIN_STEM = 3
+RU_SURNAME_MIN_STEM = 4
 
 
 @lru_cache(maxsize=2)
@@ -101,7 +103,12 @@ def stem(word: str) -> str:
         return str(_snowball("english").stemWord(word))
     if _KAZAKH_ONLY.intersection(word):
         return kazakh_stem(word)
-    return str(_snowball("russian").stemWord(word))
+    found = str(_snowball("russian").stemWord(word))
+    # Snowball leaves "-ов/-ев" on a declined surname ("Жанибекова" -> "жанибеков") but strips it
+    # from the plain one ("Жанибеков" -> "жанибек"); names matter most on a hotline, so cut it.
+    if len(found) >= RU_SURNAME_MIN_STEM + 2 and found.endswith(("ов", "ев")):
+        found = found[:-2]
+    return found
 
 
 def stems(text: str) -> set[str]:
