@@ -20,9 +20,11 @@ from ivr import accounts, audio_stream
 from ivr.accounts import Principal
 from ivr.cases import audit as audit_trail
 from ivr.cases import case as one_case
-from ivr.cases import casework, recordings
+from ivr.cases import casework, recordings, status_moves
+from ivr.cases import deadlines as case_deadlines
 from ivr.cases import queue as case_queue
 from ivr.cases import statistics as case_statistics
+from ivr.cases import thread as case_thread
 from ivr.models import Case
 from ivr.plain_text import UnsafeText, checked_text
 from ivr.services import services
@@ -132,8 +134,9 @@ def list_cases() -> Response:
         page_size = min(max(int(request.args.get("page_size", case_queue.PAGE_SIZE)), 1), MAX_PAGE_SIZE)
     except ValueError:
         page_size = case_queue.PAGE_SIZE
+    book, _problem = case_deadlines.book_or_problem(services().settings)  # rows carry their next deadline
     with services().sessions() as db:
-        page = case_queue.list_cases(db, principal(), filters, page_size=page_size)
+        page = case_queue.list_cases(db, principal(), filters, page_size=page_size, book=book)
     return jsonify(cases=[row.as_json() for row in page.rows], total=page.total, page=page.page, pages=page.pages)
 
 
@@ -164,7 +167,8 @@ def _case_json(db: Session, case: Case) -> dict[str, Any]:
         "category": case.category,
         "assignee_id": case.assignee_id,
         "received_at": case_queue.iso(case.created_at),
-        "reporter_message": detail.reporter_message if detail else None,
+        "reporter_message": case_thread.latest_text(db, case.call_id),  # the newest text message
+        "thread": [_thread_entry(entry) for entry in case_thread.thread_of(db, case)],
         "recordings": [
             {
                 "intake_id": rec.intake.id,
@@ -236,11 +240,20 @@ def assign(case_id: int) -> Response:
 @bp.post("/cases/<int:case_id>/status")
 @cases_only
 def change_status(case_id: int) -> Response:
-    """{"status": "closed", "reason": "duplicate"}."""
+    """{"status": "forwarded", "recipient": "agency-02"}; closing a duplicate: "duplicate_of": <case id>.
+
+    A supervisor may add "include_identity": true when forwarding a named case (audited).
+    """
     body = _body()
+    duplicate_of = body.get("duplicate_of")
     return _act(
         case_id,
-        lambda db, case: casework.change_status(db, principal(), case, str(body.get("status", "")), body.get("reason")),
+        lambda db, case: status_moves.move(
+            db, principal(), case, str(body.get("status", "")), body.get("reason"),
+            recipients_path=services().settings.recipients_path, recipient=str(body.get("recipient") or "") or None,
+            include_identity=body.get("include_identity") is True,
+            duplicate_of_id=duplicate_of if isinstance(duplicate_of, int) else None,
+        ),
     )
 
 
@@ -269,11 +282,31 @@ def add_note(case_id: int) -> Response:
 @bp.post("/cases/<int:case_id>/reporter-message")
 @cases_only
 def set_reporter_message(case_id: int) -> Response:
-    """{"text": "..."}: what the caller hears on calling back ("" clears it)."""
-    text = _body().get("text")
-    if not isinstance(text, str):
+    """{"text": "...", "language": "kk|ru|en"?}: a message in the thread, heard when the reporter calls back."""
+    body = _body()
+    text, language = body.get("text"), body.get("language")
+    if not isinstance(text, str) or (language is not None and not isinstance(language, str)):
         abort(422, description="text is required")
-    return _act(case_id, lambda db, case: casework.set_reporter_message(db, principal(), case, text))
+    from ivr.operator.thread_views import post_text_of
+
+    return _act(case_id, lambda db, case: post_text_of(db, principal(), case, text, language))
+
+
+def _thread_entry(entry: case_thread.Entry) -> dict[str, Any]:
+    """One message of the thread: who, when, which language, heard or not, and the answers under it."""
+    message = entry.message
+    return {
+        "id": message.id,
+        "direction": message.direction,
+        "author": entry.author,
+        "language": message.language,
+        "text": message.text if entry.is_to_reporter else (entry.transcript.text if entry.transcript else None),
+        "voice": message.voice,
+        "intake_id": message.intake_id,
+        "at": case_queue.iso(message.created_at),
+        "heard_at": case_queue.iso(message.heard_at) if message.heard_at else None,
+        "replies": [_thread_entry(reply) for reply in entry.replies],
+    }
 
 
 @bp.post("/cases/<int:case_id>/contact")

@@ -14,7 +14,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from sqlalchemy.orm import Session
 
 from ivr.accounts import Principal
-from ivr.cases import authorship, casework, links, referrals
+from ivr.cases import authorship, casework, links, referrals, status_moves
 from ivr.cases import case as one_case
 from ivr.cases.followup import GuessLimits
 from ivr.cases.recipients import RecipientList, RecipientsError, choices, load_recipients
@@ -77,22 +77,12 @@ def _recipients_problem() -> str:
 
 def forward_or_close(db: Session, case: Case, form: Any) -> None:
     """The status form: forwarding names a body, closing as a duplicate names the case that carries on."""
-    person = principal()
-    status = form.status.data or ""
-    if status == "forwarded":
-        recipients = load_recipients_quietly()
-        if recipients is None:
-            raise casework.Invalid("referral.config_broken")
-        referrals.forward(db, person, case, recipients.get(form.recipient.data),
-                          include_identity=bool(form.include_identity.data))
-    elif status == "closed" and form.reason.data == "duplicate":
-        raw = form.duplicate_of.data or ""
-        original = db.get(Case, int(raw)) if raw.isdigit() else None
-        if original is None or not person.may_see(original):
-            raise casework.Invalid("links.duplicate_needs_original")
-        links.close_as_duplicate(db, person, case, original)
-    else:
-        casework.change_status(db, person, case, status, form.reason.data or None)
+    raw = form.duplicate_of.data or ""
+    status_moves.move(
+        db, principal(), case, form.status.data or "", form.reason.data or None,
+        recipients_path=services().settings.recipients_path, recipient=form.recipient.data or None,
+        include_identity=bool(form.include_identity.data), duplicate_of_id=int(raw) if raw.isdigit() else None,
+    )
 
 
 def _back(case_id: int, anchor: str = "") -> Any:

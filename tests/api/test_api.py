@@ -103,7 +103,10 @@ def test_actions_through_the_api_are_audited_like_the_console(api, console: Cons
     ref = world["case"]
     assert client.post(f"/api/cases/{ref.id}/claim").json["status"] == "in_review"
     assert client.post(f"/api/cases/{ref.id}/status", {"status": "closed"}).status_code == 422
-    closed = client.post(f"/api/cases/{ref.id}/status", {"status": "closed", "reason": "duplicate"})
+    no_original = client.post(f"/api/cases/{ref.id}/status", {"status": "closed", "reason": "duplicate"})
+    assert no_original.status_code == 422  # a duplicate names the case that carries on
+    closed = client.post(f"/api/cases/{ref.id}/status",
+                         {"status": "closed", "reason": "duplicate", "duplicate_of": world["anonymous"].id})
     assert closed.status_code == 200 and closed.json["status_reason"] == "duplicate"
     assert client.post(f"/api/cases/{ref.id}/notes", {"text": "Дубликат обращения 123."}).json["notes"][0]["text"]
     assert client.post(f"/api/cases/{ref.id}/reporter-message", {"text": "Проверка завершена."}).status_code == 200
@@ -112,7 +115,7 @@ def test_actions_through_the_api_are_audited_like_the_console(api, console: Cons
     assert contact.json == {"contact": "77011112233"}
     assert client.post(f"/api/cases/{world['anonymous'].id}/contact").status_code == 404
     actions = [e.action for e in console.audit() if e.actor.startswith("operator:")]
-    for action in ("case.claimed", "case.status_changed", "case.note_added", "case.reporter_message_set",
+    for action in ("case.claimed", "case.status_changed", "case.note_added", "thread.message_sent",
                    "contact.viewed"):
         assert action in actions
 
