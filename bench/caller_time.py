@@ -37,7 +37,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from twilio.request_validator import RequestValidator
 
-from ivr.flow.schema import Flow, Language, load_flow
+from ivr.flow.loading import load_flow
+from ivr.flow.model import Flow, Language
 from ivr.prompts import _Prompt, _synthesize, _tools, prompt_text
 from ivr.settings import Settings
 

@@ -81,7 +81,8 @@ def _session() -> Iterator[Session]:
 
 def _known_regions() -> set[str] | None:
     """Region codes of the configured flow; None (no check) if it cannot be read."""
-    from ivr.flow.schema import FlowError, load_flow
+    from ivr.flow.loading import load_flow
+    from ivr.flow.problems import FlowError
 
     settings = load_settings()
     try:

@@ -200,7 +200,7 @@ def _flows_can_serve(settings: Settings) -> bool:
     """Every line's flow is valid, or a stored good version stands in (said loudly); else one line per problem."""
     from ivr.db import make_engine, make_sessionmaker
     from ivr.flow.catalog import FlowCatalog
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
     from ivr.services import DatabaseFlowArchive
 
     engine = make_engine(settings.database_url)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Literal
 
-from ivr.flow.schema import Flow, Language
+from ivr.flow.model import Flow, Language
 
 MANIFEST = "manifest.json"
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3"})  # what Twilio's <Play> takes

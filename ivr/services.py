@@ -22,7 +22,7 @@ from ivr.cases.reference import PinHasher
 from ivr.crypto import Cipher
 from ivr.db import engine_for, make_sessionmaker, utc_now
 from ivr.flow.catalog import FlowCatalog
-from ivr.flow.schema import Flow
+from ivr.flow.model import Flow
 from ivr.models import FlowVersion
 from ivr.ops.gauges import read_line_gauges, unknown_line_gauges
 from ivr.queueing import make_queue, make_redis

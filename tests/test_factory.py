@@ -24,7 +24,7 @@ def test_factory_registers_one_blueprint_per_audience(app) -> None:
 
 def test_factory_refuses_to_start_on_an_invalid_flow(make_settings, sqlite_url, tmp_path) -> None:
     from ivr.app import create_app
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
 
     bad = tmp_path / "flow.yaml"
     shipped = (ROOT / "config" / "flow.yaml").read_text()
@@ -107,8 +107,9 @@ def test_workers_never_import_the_web_side() -> None:
 
 
 def test_worker_process_never_loads_flask() -> None:
-    modules = ["workers.worker", "workers.jobs", "workers.sweeper", "workers.reconcile", "workers.retention",
-               "workers.forget", "workers.notify", "workers.cli"]
+    modules = ["workers.worker", "workers.intake", "workers.transcription", "workers.twilio_cleanup",
+               "workers.jobs", "workers.forget", "workers.sweeper", "workers.reconcile", "workers.retention",
+               "workers.notify", "workers.cli"]
     code = f"import sys\nfor name in {modules!r}: __import__(name)\n" \
            "print(sorted(n for n in sys.modules if n.split('.')[0] == 'flask' or n.startswith(" + repr(WEB_SIDE) + ")))"
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ivr import prompts
-from ivr.flow.schema import Flow, load_flow, parse_flow
+from ivr.flow.loading import load_flow, parse_flow
+from ivr.flow.model import Flow
 from ivr.prompts import PromptError, PromptIssue, check_prompts, prompt_text, render_prompts
 
 

@@ -56,8 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run_simulated_worker(sandbox: Any, result: Any) -> int:
     """`ivr simulate --worker`: the worker steps on the simulated call, in this process, on the sandbox's storage."""
-    from workers import jobs
     from workers.deps import WorkerDeps, set_worker_deps
+    from workers.intake import process_intake
+    from workers.transcription import transcribe_intake
 
     print("Running the worker steps: download from the Twilio stand-in, store, open the case, transcribe…")
     deps = WorkerDeps.from_settings(sandbox.settings)
@@ -65,8 +66,8 @@ def run_simulated_worker(sandbox: Any, result: Any) -> int:
 
     def every_step(intake_id: int) -> None:
         # A real line transcribes on its own queue after the case is open; here both run in turn.
-        jobs.process_intake(intake_id)
-        jobs.transcribe_intake(intake_id)
+        process_intake(intake_id)
+        transcribe_intake(intake_id)
 
     try:
         outcome = sandbox.process(result, every_step)

@@ -58,6 +58,15 @@ class RetryPolicy:
         # Full jitter: many workers retrying one outage spread out instead of striking together.
         return random.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> RetryPolicy:
+        """The policy the line is configured with (`download_backoff_s`, `_budget_s`, `_timeout_s`)."""
+        return cls(
+            base_delay_s=settings.download_backoff_s,
+            total_s=settings.download_budget_s,
+            read_timeout_s=settings.download_timeout_s,
+        )
+
 
 DEFAULT_RETRY = RetryPolicy()
 

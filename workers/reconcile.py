@@ -72,11 +72,7 @@ def reconcile(hours: int | None = None, *, now: datetime | None = None) -> Recon
     # Callbacks of a call that just ended may still be arriving: leave young recordings to them.
     youngest = now - timedelta(seconds=settings.unready_after_s)
     report = ReconcileReport()
-    policy = download.RetryPolicy(
-        base_delay_s=settings.download_backoff_s,
-        total_s=settings.download_budget_s,
-        read_timeout_s=settings.download_timeout_s,
-    )
+    policy = download.RetryPolicy.for_settings(settings)
     listed = list(download.list_recordings(settings, since=since, session=deps.http, retry=policy))
     report.listed = len(listed)
     # Before anything is recovered: a spooled report must become its own case, not an anonymous one.

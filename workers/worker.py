@@ -19,9 +19,9 @@ from rq.job import Job
 from rq.worker import WorkerStatus
 
 from ivr.logging import configure_logging
+from ivr.queueing import RESULT_TTL_S
 from ivr.settings import Settings, load_settings
 from workers.deps import WorkerDeps, make_worker_redis, set_worker_deps
-from workers.jobs import RESULT_TTL_S
 from workers.redis_watch import REDIS_DOWN, watch_redis
 
 # RQ's registry clean-up, which an idle worker runs only between blocking dequeues (405 s

@@ -19,9 +19,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from ivr.flow import schema
+from ivr.flow import model as flow_model
 from ivr.flow.catalog import LINES_FILE, LinesConfig, lines_path_for, load_lines
-from ivr.flow.schema import Flow, FlowError, FlowProblem, load_flow
+from ivr.flow.loading import load_flow
+from ivr.flow.model import Flow
+from ivr.flow.problems import FlowError, FlowProblem
 from ivr.prompts import PromptIssue, check_prompts, prompt_text
 
 Severity = Literal["error", "warning"]
@@ -247,8 +249,8 @@ def _names(raw: dict[str, Any], section: str) -> list[str]:
 
 def _field_names() -> set[str]:
     names: set[str] = set()
-    for value in vars(schema).values():
-        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == schema.__name__:
+    for value in vars(flow_model).values():
+        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == flow_model.__name__:
             names |= set(value.model_fields)
     return names
 

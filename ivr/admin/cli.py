@@ -129,7 +129,7 @@ def cmd_flow_check(args: argparse.Namespace) -> int:
 
 def _flow_to_show(settings: Settings, file: Path | None, line_name: str | None) -> Any:
     from ivr.flow.catalog import lines_path_for, load_lines
-    from ivr.flow.schema import load_flow
+    from ivr.flow.loading import load_flow
 
     path = file or settings.flow_path
     lines_path = lines_path_for(path)
@@ -147,7 +147,7 @@ def _flow_to_show(settings: Settings, file: Path | None, line_name: str | None) 
 def cmd_flow_show(args: argparse.Namespace) -> int:
     """Draw a flow: SVG/PNG through Graphviz `dot` (SVG also without it), with call figures on request."""
     from ivr.flow.diagram import DiagramError, render
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
 
     settings = load_settings()
     try:
@@ -195,7 +195,7 @@ def cmd_flow_show(args: argparse.Namespace) -> int:
 def _served_flows(settings: Settings) -> list[Any]:
     """Every distinct flow the lines serve (the one flow when there is no lines file)."""
     from ivr.flow.catalog import lines_path_for, load_lines
-    from ivr.flow.schema import load_flow
+    from ivr.flow.loading import load_flow
 
     lines_path = lines_path_for(settings.flow_path)
     paths = [settings.flow_path] if lines_path is None else [line.flow_path for line in load_lines(lines_path).lines]
@@ -204,7 +204,7 @@ def _served_flows(settings: Settings) -> list[Any]:
 
 def cmd_prompts_render(args: argparse.Namespace) -> int:
     """Render placeholder prompt audio for audio-only languages, for every line's flow."""
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
     from ivr.prompts import PromptError, render_prompts
 
     settings = load_settings()
@@ -234,7 +234,7 @@ def cmd_prompts_render(args: argparse.Namespace) -> int:
 
 def cmd_prompts_check(args: argparse.Namespace) -> int:
     """List missing, stale or unplayable prompt audio of every line's flow; exit 1 if any is missing or broken."""
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
     from ivr.prompts import check_prompts, prompt_text
 
     settings = load_settings()
@@ -264,7 +264,7 @@ def cmd_prompts_check(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """A call in the terminal against the real app; with --worker, the worker steps after it."""
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
     from ivr.twilio_standin.callers import DEFAULT_FROM, ScriptedCaller, TerminalCaller, parse_keys, read_wav
     from ivr.twilio_standin.player import CallFailed
     from ivr.twilio_standin.sandbox import Sandbox
@@ -313,7 +313,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def _simulate_into(args: argparse.Namespace, settings: Any, caller: Any) -> int:
     """One call into a running line, signed with its own token; its recording published on the Twilio stand-in."""
     from ivr.flow.catalog import FlowCatalog
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
     from ivr.twilio_standin.callers import DEFAULT_FROM, place_call, prompt_describer
     from ivr.twilio_standin.player import CallFailed, HttpTransport, TwilioSimulator
     from ivr.twilio_standin.rest_api import RemoteStandIn
@@ -389,7 +389,7 @@ def _run_worker(sandbox: Any, result: Any) -> int:
 def cmd_twilio_configure(args: argparse.Namespace) -> int:
     """Set each number's voice URL, fallback URL and status callback through Twilio's REST API."""
     from ivr.flow.catalog import lines_path_for, load_lines, normalise_number
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
     from ivr.twilio_setup import TwilioSetupError, configure_number, make_client
 
     settings = load_settings()

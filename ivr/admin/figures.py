@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ivr.db import utc_now
 from ivr.flow.diagram import Figures, figures_from_endings
-from ivr.flow.schema import Flow
+from ivr.flow.model import Flow
 from ivr.models import Call, FlowVersion
 
 PERIODS_DAYS = (1, 7, 30, 365)

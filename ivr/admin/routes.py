@@ -17,7 +17,8 @@ from ivr.admin.checks import Finding, check_config, describe
 from ivr.admin.figures import PERIODS_DAYS, flow_figures
 from ivr.flow.catalog import FlowCatalog, Line
 from ivr.flow.diagram import DiagramError, Figures, has_graphviz, inline_svg, render
-from ivr.flow.schema import Flow, FlowError
+from ivr.flow.model import Flow
+from ivr.flow.problems import FlowError
 from ivr.operator.auth import admins_only, guard_console
 from ivr.services import services
 

@@ -26,8 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ivr.flow.model import Flow
+from ivr.flow.problems import FlowError, FlowProblem
 from ivr.flow.registry import FlowArchive, FlowRegistry
-from ivr.flow.schema import Flow, FlowError, FlowProblem, _load_yaml
+from ivr.flow.yaml_lines import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,7 @@ def load_lines(path: Path | str) -> LinesConfig:
 def parse_lines(text: str, path: Path) -> LinesConfig:
     """Check lines-file text as `load_lines` does; flow files are resolved next to `path`."""
     name = str(path)
-    located = _load_yaml(text, name)
+    located = load_yaml(text, name)
     problems = [
         FlowProblem(name, line, None, f"duplicate key {key!r}: the second silently replaces the first")
         for key, line in located.duplicates

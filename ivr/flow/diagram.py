@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ivr.flow.schema import DialNode, Flow, Language, MessageRef
+from ivr.flow.model import DialNode, Flow, Language, MessageRef
 
 ImageFormat = Literal["svg", "png", "dot"]
 EdgeKind = Literal["choice", "next", "retry", "outcome"]

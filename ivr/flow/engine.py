@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ivr.cases.reference import is_valid_reference
-from ivr.flow.schema import (
+from ivr.flow.model import (
     CaseStatusRef,
     Choice,
     DialNode,

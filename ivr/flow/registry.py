@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from ivr.flow.schema import Flow, FlowError, load_flow, parse_flow
+from ivr.flow.loading import load_flow, parse_flow
+from ivr.flow.model import Flow
+from ivr.flow.problems import FlowError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
-from ivr.flow.schema import normalize_words
+from ivr.flow.model import normalize_words
 
 T = TypeVar("T")
 

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 
 from ivr.app import create_app
 from ivr.flow.catalog import Line
-from ivr.flow.schema import Flow
+from ivr.flow.model import Flow
 from ivr.migrations import upgrade
 from ivr.settings import Settings
 from ivr.twilio_standin.callers import (
@@ -280,7 +280,7 @@ def main() -> int:
     The request holds `settings` (`settings_document`), `line`, `keys` and an optional `recording`
     (base64 WAV) with its `recording_name`. The answer is `{"call": ...}` or `{"error": ...}`.
     """
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
 
     answer_to = sys.stdout
     sys.stdout = sys.stderr  # nothing but the answer on stdout

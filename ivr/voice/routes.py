@@ -26,7 +26,7 @@ from ivr.cases.reference import PIN_DIGITS
 from ivr.crypto import DecryptionError
 from ivr.flow import engine
 from ivr.flow.engine import CallState, Lookup, Step
-from ivr.flow.schema import Flow
+from ivr.flow.model import Flow
 from ivr.flow.twiml import to_twiml
 from ivr.intake import CallFacts, claim_for_enqueue, enqueue_claimed, ensure_call, record_call_end, record_intake
 from ivr.queueing import enqueue_forget_call

@@ -21,7 +21,7 @@ from ivr.flow.diagram import (
     render,
     to_dot,
 )
-from ivr.flow.schema import load_flow, parse_flow
+from ivr.flow.loading import load_flow, parse_flow
 from ivr.models import Call, FlowVersion
 from tests.admin.conftest import FLOW
 

@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from ivr.flow.catalog import FlowCatalog, lines_path_for, load_lines, parse_lines
-from ivr.flow.schema import FlowError
+from ivr.flow.problems import FlowError
 from ivr.models import Call
 from tests.admin.conftest import BUSINESS_NUMBER, FLOW, PUBLIC_NUMBER, edit
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL

@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from ivr.flow.schema import parse_flow
+from ivr.flow.loading import parse_flow
 from ivr.models import Call
 from tests.admin.conftest import FLOW
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL

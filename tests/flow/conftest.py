@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flow.schema import Flow, load_flow, parse_flow
+from ivr.flow.loading import load_flow, parse_flow
+from ivr.flow.model import Flow
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW_PATH = ROOT / "config" / "flow.yaml"

@@ -32,7 +32,8 @@ from ivr.flow.engine import (
     start,
     step,
 )
-from ivr.flow.schema import LOOKUP_OUTCOMES, Flow, Language, parse_flow
+from ivr.flow.loading import parse_flow
+from ivr.flow.model import LOOKUP_OUTCOMES, Flow, Language
 from tests.flow.conftest import OFFICER_NUMBER, PROMPTS_DIR
 
 RU = ("Polly.Tatyana", "ru-RU")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.flow.schema import Flow, normalize_words
+from ivr.flow.model import Flow, normalize_words
 
 # What Twilio's recogniser returns: any case, hyphens or not, "обл." for "область", old names.
 SAID = [

@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flow.schema import (
-    LOOKUP_OUTCOMES,
-    MAX_MENU_OPTIONS,
-    Flow,
-    FlowError,
-    FlowProblem,
-    load_flow,
-    normalize_words,
-    parse_flow,
-)
+from ivr.flow.loading import load_flow, parse_flow
+from ivr.flow.model import LOOKUP_OUTCOMES, MAX_MENU_OPTIONS, Flow, normalize_words
+from ivr.flow.problems import FlowError, FlowProblem
 from tests.flow.conftest import FLOW_PATH, PROMPTS_DIR
 
 LANGUAGES = """\

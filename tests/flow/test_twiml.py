@@ -21,7 +21,9 @@ from ivr.flow.engine import (
     start,
     step,
 )
-from ivr.flow.schema import Flow, FlowError, parse_flow
+from ivr.flow.loading import parse_flow
+from ivr.flow.model import Flow
+from ivr.flow.problems import FlowError
 from ivr.flow.twiml import MAX_HINTS_CHARS, to_twiml
 from tests.flow.conftest import OFFICER_NUMBER
 

@@ -57,7 +57,7 @@ def test_restart_with_a_bad_flow_serves_the_last_good_version(make_settings, dat
 
 def test_a_bad_flow_with_nothing_stored_still_refuses_to_start(make_settings, sqlite_url, tmp_path: Path) -> None:
     from ivr.app import create_app
-    from ivr.flow.schema import FlowError
+    from ivr.flow.problems import FlowError
 
     flow = tmp_path / "flow.yaml"
     flow.write_text((ROOT / "config" / "flow.yaml").read_text().replace("nodes:", "nodez:", 1))

@@ -23,7 +23,8 @@ from sqlalchemy import select
 
 from ivr.cases.reference import damm_digit
 from ivr.flow.engine import CallState, Digits, NoInput, Speech, step
-from ivr.flow.schema import FlowError, load_flow, parse_flow
+from ivr.flow.loading import load_flow, parse_flow
+from ivr.flow.problems import FlowError
 from ivr.models import Call
 from tests.support.twilio_sim import TwilioSimulator, new_sid
 from tests.voice.test_anonymity import everything_in_redis, everything_in_the_database

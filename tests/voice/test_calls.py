@@ -61,7 +61,7 @@ def test_russian_anonymous_report_end_to_end(app, twilio: TwilioSimulator) -> No
     queue = app.extensions["ivr"].queue
     assert queue.job_ids == [f"intake-{intake.id}"]
     job = queue.fetch_job(f"intake-{intake.id}")
-    assert job.func_name == "workers.jobs.process_intake" and job.args == (intake.id,)
+    assert job.func_name == "workers.intake.process_intake" and job.args == (intake.id,)
 
 
 def test_kazakh_call_plays_audio_prompts_and_reads_digits_as_files(app, twilio: TwilioSimulator) -> None:

@@ -29,7 +29,7 @@ def test_anonymous_report_leaves_the_number_nowhere_after_the_workers(
     from sqlalchemy import select
 
     from ivr.models import Call
-    from workers.forget import forget_call
+    from workers.twilio_cleanup import forget_call
 
     with deps.sessions() as session:
         dropped_id = session.scalars(select(Call.id).where(Call.call_sid == dropped.call_sid)).one()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ivr.models import DONE, Case, Intake, StoredRecording
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.workers.test_jobs_support import add_intake, audit_actions, run_jobs
-from workers import jobs
+from workers import intake
 from workers.audio import VoiceDisguiseUnavailable
 from workers.deps import WorkerDeps
 from workers.sweeper import sweep
@@ -23,24 +23,24 @@ def stored(deps: WorkerDeps) -> StoredRecording:
 def test_a_failing_disguise_opens_the_case_and_is_retried_on_its_own(
     deps: WorkerDeps, fake_api: FakeTwilioApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = jobs.disguise_voice
+    real = intake.disguise_voice
 
     def broken(audio: bytes) -> bytes:
         raise VoiceDisguiseUnavailable("the pedalboard package is not installed")
 
-    monkeypatch.setattr(jobs, "disguise_voice", broken)
+    monkeypatch.setattr(intake, "disguise_voice", broken)
     intake_id = add_intake(deps, fake_api, is_anonymous=True, duration_s=4, enqueue=False)
 
-    jobs.process_intake(intake_id)
+    intake.process_intake(intake_id)
 
     with deps.sessions() as session:
         assert session.get_one(Intake, intake_id).status == DONE
         assert session.scalars(select(Case)).one().is_anonymous  # operators see it; the original needs the unlock
     assert stored(deps).disguised_key is None
     job = Job.fetch(f"disguise-{intake_id}", connection=deps.redis)
-    assert job.func_name == "workers.jobs.disguise_intake" and job.args == (intake_id,)
+    assert job.func_name == "workers.intake.disguise_intake" and job.args == (intake_id,)
 
-    monkeypatch.setattr(jobs, "disguise_voice", real)
+    monkeypatch.setattr(intake, "disguise_voice", real)
     run_jobs(deps.queue)
 
     row = stored(deps)
@@ -50,9 +50,9 @@ def test_a_failing_disguise_opens_the_case_and_is_retried_on_its_own(
 
 def test_the_sweeper_schedules_a_missing_disguise(deps: WorkerDeps, fake_api: FakeTwilioApi,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "disguise_voice", lambda audio: (_ for _ in ()).throw(VoiceDisguiseUnavailable("x")))
+    monkeypatch.setattr(intake, "disguise_voice", lambda audio: (_ for _ in ()).throw(VoiceDisguiseUnavailable("x")))
     intake_id = add_intake(deps, fake_api, is_anonymous=True, duration_s=3, enqueue=False)
-    jobs.process_intake(intake_id)
+    intake.process_intake(intake_id)
     deps.queue.connection.flushdb()  # Redis lost the disguise job
 
     report = sweep(deps.sessions, deps.queue, settings=deps.settings)

@@ -14,8 +14,8 @@ from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import FlaskTransport, Press, Silence, Talk, TwilioSimulator
 from tests.workers.test_jobs_support import run_jobs
 from workers.deps import WorkerDeps
-from workers.forget import forget_call
 from workers.sweeper import sweep
+from workers.twilio_cleanup import forget_call
 
 
 def simulator(app, fake: FakeTwilioApi) -> TwilioSimulator:  # type: ignore[no-untyped-def]

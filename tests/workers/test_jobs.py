@@ -27,9 +27,11 @@ from tests.workers.test_jobs_support import (
     set_call_status,
     use_settings,
 )
-from workers import jobs
+from workers import download, intake, transcription
 from workers.deps import WorkerDeps
-from workers.jobs import process_intake, release_at_twilio
+from workers.intake import disguise_intake, process_intake
+from workers.transcription import transcribe_intake
+from workers.twilio_cleanup import forget_call, release_at_twilio
 
 
 def stored_row(deps: WorkerDeps, intake_id: int) -> StoredRecording:
@@ -153,11 +155,11 @@ def test_killed_mid_step_then_rerun_loses_and_duplicates_nothing(
     if crash_at == "after_put":
         crash_after(deps.store, "put")
     elif crash_at == "after_row":
-        crash_after(jobs, "insert_once")
+        crash_after(intake, "insert_once")
     elif crash_at == "after_twilio_delete":
-        crash_after(jobs.download, "delete_recording")
+        crash_after(download, "delete_recording")
     else:
-        crash_after(jobs, "open_case")
+        crash_after(intake, "open_case")
     with pytest.raises(Crash):
         process_intake(intake_id)
 
@@ -290,7 +292,7 @@ def test_transcription_failure_opens_the_case_and_retries_later(
     assert transcript.status == "failed" and transcript.text is None
     assert transcript.error == "TranscriptionFailed: model failed to run"
     job = Job.fetch(f"transcribe-{intake_id}", connection=deps.queue.connection)
-    assert job.func_name == "workers.jobs.transcribe_intake" and job.args == (intake_id,)
+    assert job.func_name == "workers.transcription.transcribe_intake" and job.args == (intake_id,)
     assert job.origin == deps.settings.transcribe_queue_name
 
     run_jobs(deps.queue, until=lambda: the_case(deps).transcript_status == "done")
@@ -305,7 +307,7 @@ def test_transcription_failure_opens_the_case_and_retries_later(
 def test_transcription_timeout_never_blocks_the_case(
     deps: WorkerDeps, fake_api: FakeTwilioApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "TRANSCRIBE_GRACE_S", 0.3)
+    monkeypatch.setattr(transcription, "TRANSCRIBE_GRACE_S", 0.3)
     use_settings(deps, transcribe_timeout_s=0)
     intake_id = add_intake(deps, fake_api, enqueue=False)
     process_intake(intake_id)
@@ -346,13 +348,29 @@ def test_urgent_case_is_posted_to_the_webhook_once_with_ids_only(deps: WorkerDep
 def test_every_job_path_named_by_string_resolves() -> None:
     from rq.utils import import_attribute
 
-    from ivr.queueing import PROCESS_INTAKE
+    from ivr import queueing
     from workers import notify, reconcile, retention, sweeper
 
-    assert import_attribute(PROCESS_INTAKE) is process_intake
-    assert import_attribute(jobs.TRANSCRIBE_JOB) is jobs.transcribe_intake
-    assert import_attribute(jobs.RELEASE_JOB) is release_at_twilio
-    assert import_attribute(jobs.DISGUISE_JOB) is jobs.disguise_intake
-    assert import_attribute(jobs.NOTIFY_JOB) is notify.notify_urgent
+    assert import_attribute(queueing.PROCESS_INTAKE) is process_intake
+    assert import_attribute(queueing.TRANSCRIBE_INTAKE) is transcribe_intake
+    assert import_attribute(queueing.RELEASE_AT_TWILIO) is release_at_twilio
+    assert import_attribute(queueing.DISGUISE_INTAKE) is disguise_intake
+    assert import_attribute(queueing.NOTIFY_URGENT) is notify.notify_urgent
+    assert import_attribute(queueing.FORGET_CALL) is forget_call
     assert import_attribute(sweeper.RECONCILE_JOB) is reconcile.reconcile
     assert import_attribute(sweeper.RETENTION_JOB) is retention.run_retention
+
+
+def test_job_paths_of_the_release_before_the_split_still_resolve() -> None:
+    """Jobs an older release left in Redis (retries, scheduled re-checks) name the old paths."""
+    from rq.utils import import_attribute
+
+    old_paths = {
+        "workers.jobs.process_intake": process_intake,
+        "workers.jobs.transcribe_intake": transcribe_intake,
+        "workers.jobs.disguise_intake": disguise_intake,
+        "workers.jobs.release_at_twilio": release_at_twilio,
+        "workers.forget.forget_call": forget_call,
+    }
+    for path, function in old_paths.items():
+        assert import_attribute(path) is function, path
