@@ -83,6 +83,9 @@ def verify(
                 update(PinFailureHour).where(PinFailureHour.hour == hour)
                 .values(failures=PinFailureHour.failures - 1).execution_options(synchronize_session=False)
             )
+            if pins.needs_rehash(claim.pin_hash):  # keyed anew under today's key, as the phone does
+                session.execute(update(Call).where(Call.id == claim.call_id).values(pin_hash=pins.hash(pin))
+                                .execution_options(synchronize_session=False))
             case = session.scalars(select(Case).where(Case.call_id == claim.call_id)).first()
             if case is None:  # a call that never became a case proves nothing to show
                 session.add(AuditEvent(actor=principal.actor, action="authorship.failed", call_id=claim.call_id,

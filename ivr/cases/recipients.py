@@ -167,6 +167,15 @@ def load_recipients(path: Path) -> RecipientList:
     return parsed
 
 
+def recipients_status(path: Path) -> str:
+    """"ok", or the problems with the recipients file (for /readyz)."""
+    try:
+        load_recipients(path)
+    except RecipientsError as error:
+        return str(error)
+    return "ok"
+
+
 @dataclass(frozen=True)
 class RecipientChoice:
     """One option of the console's list: code and name in the person's language."""

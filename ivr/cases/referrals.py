@@ -10,7 +10,6 @@ supervisor ticks it on the referral; ticking, unticking and every download are a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from ivr.cases.recipients import Recipient
 from ivr.crypto import Cipher
 from ivr.db import utc_now
 from ivr.intake import contact_context
-from ivr.models import Call, Case, CaseReferral, StoredRecording
+from ivr.models import Call, Case, CaseDetail, CaseReferral, StoredRecording
 
 
 def forward(
@@ -91,13 +90,14 @@ def referrals_of(session: Session, case: Case) -> list[CaseReferral]:
 
 
 @dataclass(frozen=True)
-class ThreadItem:
+class PackageMessage:
     """One message between the line and the reporter, as the package prints it."""
 
     at: datetime | None
-    author: str  # "operator" name, or "reporter"
+    author: str | None  # the operator's name; None for the reporter
     language: str | None
     text: str
+    voice_s: float | None = None  # an operator's recorded voice message (no text): its length
 
 
 @dataclass
@@ -112,13 +112,10 @@ class ReferralPackage:
     generated_at: datetime
     fingerprint: str
     identity: str | None
-    thread: list[ThreadItem]
+    thread: list[PackageMessage]
     audit: list[AuditRow]
     links: list[tuple[str, str]] = field(default_factory=list)  # (kind, reference) of linked cases
     duplicate_of: str | None = None
-
-
-ThreadLoader = Callable[[Session, Case], list[ThreadItem]]
 
 
 def report_fingerprint(session: Session, case: Case) -> str:
@@ -141,21 +138,38 @@ def report_fingerprint(session: Session, case: Case) -> str:
     return digest.hexdigest()
 
 
-def reporter_thread(session: Session, case: Case) -> list[ThreadItem]:
-    """The messages with the reporter: the thread when the line keeps one, else the operators' single message."""
+def reporter_thread(session: Session, case: Case) -> list[PackageMessage]:
+    """The messages with the reporter, in order: the case's thread (issue 13.1), else the operators' one message."""
     try:
-        from ivr.cases import thread as thread_module  # issue 13.1 (the reporter's thread), when present
-    except ImportError:
-        thread_module = None  # type: ignore[assignment]
-    loader: ThreadLoader | None = getattr(thread_module, "package_items", None) if thread_module else None
-    if loader is not None:
-        return loader(session, case)
-    detail = casework.details_of(session, case)
-    if not detail.reporter_message:
+        from ivr.cases import thread
+    except ImportError:  # a line without the thread keeps one message per case
+        return _single_message(session, case)
+    items: list[PackageMessage] = []
+
+    def walk(entries: list[Any]) -> None:
+        for entry in entries:
+            message = entry.message
+            if entry.is_to_reporter:
+                voice_s = message.audio_duration_s if message.audio_key and not message.text else None
+                items.append(PackageMessage(message.created_at, entry.author or "?", message.language,
+                                            message.text or "", voice_s))
+            else:
+                transcript = entry.transcript
+                text = transcript.text if transcript is not None and transcript.text else "—"
+                items.append(PackageMessage(message.created_at, None, message.language, text))
+            walk(entry.replies)
+
+    walk(thread.thread_of(session, case))
+    return items or _single_message(session, case)
+
+
+def _single_message(session: Session, case: Case) -> list[PackageMessage]:
+    detail = session.get(CaseDetail, case.id)
+    if detail is None or not detail.reporter_message:
         return []
     names = operator_names(session, [detail.reporter_message_by])
-    return [ThreadItem(detail.reporter_message_at, names.get(detail.reporter_message_by or 0, "?"),
-                       case.language, detail.reporter_message)]
+    return [PackageMessage(detail.reporter_message_at, names.get(detail.reporter_message_by or 0, "?"),
+                           case.language, detail.reporter_message)]
 
 
 def package(

@@ -127,7 +127,10 @@ def render_referral(
         who = t("referral.pdf.reporter") if item.author is None else item.author
         language_name = t(f"language.{item.language}") if item.language else ""
         writer.subheading(" · ".join(filter(None, (who, _dt(item.at), language_name))))
-        writer.text(item.text or "—")
+        if item.voice_s is not None:
+            writer.muted(t("referral.pdf.voice_message", length=display_time.format_duration(item.voice_s)))
+        else:
+            writer.text(item.text or "—")
 
     writer.heading(t("case.audit"))
     writer.rows([

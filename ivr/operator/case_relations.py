@@ -266,6 +266,7 @@ RELATION_NAMES = (
     N_("referral.pdf.thread"),
     N_("referral.pdf.no_thread"),
     N_("referral.pdf.reporter"),
+    N_("referral.pdf.voice_message"),
     N_("referral.recipient"),
     N_("referral.forwarded"),
 )

@@ -7,6 +7,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from ivr.cases.recipients import recipients_status
 from ivr.metrics import StateCollector, render_metrics
 from ivr.ops.metrics_access import may_read_metrics
 from ivr.services import services
@@ -51,6 +52,8 @@ def readyz() -> tuple[Response, int]:
     checks["twilio"] = "; ".join(twilio) or "ok"
     # A missing or corrupt speech model stops transcripts, not calls: degraded, named.
     checks["speech"] = "; ".join(speech_status(svc.settings)) or "ok"
+    # A broken list of receiving bodies stops forwarding, not calls: degraded, with file and line.
+    checks["recipients"] = recipients_status(svc.settings.recipients_path)
     if checks["database"] != "ok" or twilio:
         status, code = "down", 503
     elif any(value != "ok" for value in checks.values()):

@@ -13,8 +13,23 @@ def test_healthz_answers(client) -> None:
 def test_readyz_reports_database_redis_and_flow(client) -> None:
     body = client.get("/readyz").get_json()
     assert body["status"] == "ok" and body["checks"] == {
-        "database": "ok", "redis": "ok", "flow": "ok", "twilio": "ok", "speech": "ok"
+        "database": "ok", "redis": "ok", "flow": "ok", "twilio": "ok", "speech": "ok", "recipients": "ok"
     }
+
+
+def test_readyz_names_the_file_and_line_of_a_broken_recipients_list(make_settings, database_url, tmp_path) -> None:
+    from ivr.app import create_app
+
+    broken = tmp_path / "recipients.yaml"
+    broken.write_text("recipients:\n  - code: police-x\n    kind: militia\n    names: {kk: а, ru: б, en: c}\n")
+    app = create_app(make_settings(database_url=database_url, recipients_path=broken))
+    try:
+        response = app.test_client().get("/readyz")
+    finally:
+        app.extensions["ivr"].close()
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "degraded"
+    assert body["checks"]["recipients"].startswith(f"{broken}:3: recipients.0.kind: Input should be 'agency'")
 
 
 def test_readyz_is_degraded_not_down_without_redis(client, redis_server: RedisServer) -> None:
