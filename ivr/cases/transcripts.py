@@ -53,14 +53,17 @@ def rank_expression(min_confidence: float) -> Any:
     )
 
 
-def worst_rank_by_call(min_confidence: float) -> Any:
-    """A subquery: call_id and the worst rank of its transcripts (join it to Case.call_id)."""
-    return (
-        select(Intake.call_id.label("call_id"), func.max(rank_expression(min_confidence)).label("rank"))
-        .join(Transcript, Transcript.intake_id == Intake.id)
-        .group_by(Intake.call_id)
-        .subquery()
+def worst_rank_by_call(min_confidence: float, call_ids: Any = None) -> Any:
+    """A subquery: call_id and the worst rank of its transcripts (join it to Case.call_id).
+
+    `call_ids` (a select of call ids) limits it to those calls, e.g. one page of the queue.
+    """
+    query = select(Intake.call_id.label("call_id"), func.max(rank_expression(min_confidence)).label("rank")).join(
+        Transcript, Transcript.intake_id == Intake.id
     )
+    if call_ids is not None:
+        query = query.where(Intake.call_id.in_(call_ids))
+    return query.group_by(Intake.call_id).subquery()
 
 
 def has_unreliable_transcript(min_confidence: float) -> ColumnElement[bool]:
