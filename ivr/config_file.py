@@ -20,12 +20,30 @@ class ConfigFileError(ValueError):
     """A config file is missing, unreadable or wrong; the message names the file and line."""
 
 
+class PlacedError(ValueError):
+    """Raised by a model-wide validator about one entry: `loc` (e.g. ("transfers", 2)) finds its line."""
+
+    def __init__(self, message: str, *loc: str | int) -> None:
+        super().__init__(message)
+        self.loc = tuple(str(part) for part in loc)
+
+
 def resolve(path: Path) -> Path:
     """A relative path as given if it exists here, else under the project's folder (where config/ ships)."""
     path = Path(path)
     if path.is_absolute() or path.exists():
         return path
     return ROOT / path
+
+
+class _Loader(yaml.SafeLoader):
+    """Dates stay text for pydantic to check: YAML's own date parsing fails without a line number."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def load_model(path: Path, model: type[Model]) -> Model:
@@ -36,8 +54,8 @@ def load_model(path: Path, model: type[Model]) -> Model:
     except OSError as error:
         raise ConfigFileError(f"{path}: unreadable ({error.strerror})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader, without timestamps
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -51,6 +69,9 @@ def load_model(path: Path, model: type[Model]) -> Model:
         problems = []
         for item in error.errors():
             loc = tuple(str(part) for part in item["loc"])
+            cause = (item.get("ctx") or {}).get("error")
+            if isinstance(cause, PlacedError):
+                loc = (*loc, *cause.loc)
             line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
             where = f"{path}:{line}" if line else str(path)
             message = str(item["msg"]).removeprefix("Value error, ")

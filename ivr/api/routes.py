@@ -8,6 +8,7 @@ session can never be borrowed by another site.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -23,8 +24,10 @@ from ivr.cases import case as one_case
 from ivr.cases import casework, recordings, status_moves
 from ivr.cases import deadlines as case_deadlines
 from ivr.cases import queue as case_queue
+from ivr.cases import search as case_search
 from ivr.cases import statistics as case_statistics
 from ivr.cases import thread as case_thread
+from ivr.db import utc_now
 from ivr.models import Case
 from ivr.plain_text import UnsafeText, checked_text
 from ivr.services import services
@@ -128,15 +131,23 @@ def me() -> Response:
 @bp.get("/cases")
 @cases_only
 def list_cases() -> Response:
-    """The queue, with the console's filters (status, region, language, from, to, mine, page)."""
+    """The queue, with the console's filters and search (status, region, language, from, to, mine, page, q, ...)."""
     filters = case_queue.parse_filters(request.args, _region_codes())
     try:
         page_size = min(max(int(request.args.get("page_size", case_queue.PAGE_SIZE)), 1), MAX_PAGE_SIZE)
     except ValueError:
         page_size = case_queue.PAGE_SIZE
     book, _problem = case_deadlines.book_or_problem(services().settings)  # rows carry their next deadline
+    threshold = services().settings.transcript_min_confidence
     with services().sessions() as db:
-        page = case_queue.list_cases(db, principal(), filters, page_size=page_size, book=book)
+        now = utc_now()
+        found = case_search.resolve(  # q, urgent, category, assignee, new_info, transcript, deadline
+            db, request.args, min_confidence=threshold,
+            deadline_states=case_search.DEADLINE_STATES if book is not None else (),
+            deadline_condition=case_search.deadline_condition_for(book, now),
+        )
+        page = case_queue.list_cases(db, principal(), dataclasses.replace(filters, search=found),
+                                     page_size=page_size, book=book, now=now, min_confidence=threshold)
     return jsonify(cases=[row.as_json() for row in page.rows], total=page.total, page=page.page, pages=page.pages)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ivr.accounts import Principal
 from ivr.cases.work_calendar import WorkCalendar, load_work_calendar
-from ivr.config_file import ConfigFileError, load_model, resolve
+from ivr.config_file import ConfigFileError, PlacedError, load_model, resolve
 from ivr.display_time import DISPLAY_ZONE
 from ivr.models import Case, CaseDetail, Operator
 from ivr.settings import Settings
@@ -73,7 +73,8 @@ class Rules(_Strict):
 
         unknown = [c for c in self.redirect.categories if c not in CATEGORIES]
         if unknown:
-            raise ValueError(f"redirect.categories: unknown {', '.join(unknown)} (known: {', '.join(CATEGORIES)})")
+            raise PlacedError(f"unknown {', '.join(unknown)} (known: {', '.join(CATEGORIES)})",
+                              "redirect", "categories")
         return self
 
     def rule(self, name: RuleName) -> Rule:

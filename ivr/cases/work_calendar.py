@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ivr.config_file import load_model
+from ivr.config_file import PlacedError, load_model
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -50,18 +50,23 @@ class WorkCalendar(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> WorkCalendar:
         seen: set[date] = set()
-        for day in [h.date for h in self.holidays] + [t.date for t in self.transfers]:
+        entries = [("holidays", i, h.date) for i, h in enumerate(self.holidays)]
+        entries += [("transfers", i, t.date) for i, t in enumerate(self.transfers)]
+        for section, index, day in entries:
             if day.year not in self.years:
-                raise ValueError(f"{day} is outside the years listed ({', '.join(map(str, self.years))})")
+                raise PlacedError(f"{day} is outside the years listed ({', '.join(map(str, self.years))})",
+                                  section, index)
             if day in seen:
-                raise ValueError(f"{day} is listed twice")
+                raise PlacedError(f"{day} is listed twice", section, index)
             seen.add(day)
-        for transfer in self.transfers:
+        for index, transfer in enumerate(self.transfers):
             on_weekend = WEEKDAYS[transfer.date.weekday()] in self.weekend
             if transfer.kind == "working_day" and not on_weekend:
-                raise ValueError(f"{transfer.date} is a working day already: only a weekend day can be worked")
+                raise PlacedError(f"{transfer.date} is a working day already: only a weekend day can be worked",
+                                  "transfers", index)
             if transfer.kind == "day_off" and on_weekend:
-                raise ValueError(f"{transfer.date} is a weekend day already: a day off moves to a working day")
+                raise PlacedError(f"{transfer.date} is a weekend day already: a day off moves to a working day",
+                                  "transfers", index)
         return self
 
     @cached_property

@@ -309,7 +309,7 @@ def set_reporter_message(case_id: int) -> Any:
     """Write a message the caller hears on calling back (the thread's text message, the case's language)."""
     from ivr.operator.thread_views import post_text_of
 
-    return _act(case_id, lambda db, case, form: post_text_of(db, case, form.text.data or "", None),
+    return _act(case_id, lambda db, case, form: post_text_of(db, principal(), case, form.text.data or "", None),
                 ReporterMessageForm())
 
 
@@ -395,8 +395,10 @@ def recording_played(intake_id: int) -> tuple[str, int]:
 def overview() -> str:
     """Reports per day and region, waiting times, where callers hang up: as charts."""
     days = case_statistics.period_days(request.args.get("days"), minimum=7)
+    book, book_problem = case_deadlines.book_or_problem(services().settings)
     with services().sessions() as db:
         figures = case_statistics.overview(db, principal(), days=days)
+        overdue = case_deadlines.overdue_counts(db, principal(), book, utc_now()) if book else None
     lang = locale()
     day_chart = charts.columns(
         [(day.strftime("%d.%m"), count) for day, count in figures.days], title=_("overview.per_day"),
@@ -424,7 +426,19 @@ def overview() -> str:
         region_chart=region_chart,
         wait_chart=wait_chart,
         dropped_chart=dropped_chart,
+        overdue=overdue,
+        deadline_problem=book_problem,
     )
+
+
+@bp.get("/workload")
+@supervisors_only
+def workload() -> str:
+    """Open and overdue cases per person, and those nobody has taken (supervisors)."""
+    book, book_problem = case_deadlines.book_or_problem(services().settings)
+    with services().sessions() as db:
+        rows = case_deadlines.workload(db, principal(), book, utc_now()) if book else []
+    return render_template("operator/workload.html", rows=rows, deadline_problem=book_problem)
 
 
 def region_name_of(code: str | None) -> str:
