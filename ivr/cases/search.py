@@ -13,21 +13,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select
 from sqlalchemy.orm import Session
 
 from ivr import i18n
 from ivr.accounts import Principal
 from ivr.cases import transcripts
 from ivr.cases.casework import CATEGORIES, Invalid
+from ivr.cases.deadlines import DeadlineBook, overdue_condition
 from ivr.models import TRANSCRIPT_STATUSES, Case, Operator, SavedFilter, SearchTerm
 from ivr.plain_text import UnsafeText, checked_text
 from ivr.search_terms import normalise, stems, term_keys_of, words
 
 QUERY_MAX_CHARS = 200
+DEADLINE_STATES = ("overdue", "due_soon", "ok")
 TRANSCRIPT_STATES = (*TRANSCRIPT_STATUSES, "none", "unreliable")
 YES_NO = ("", "yes", "no")
 # What a saved search keeps: these, plus the queue's own (status, region, language, dates, mine).
@@ -187,6 +190,30 @@ def resolve(
         query_conditions=(query_condition(session, q),) if normalise(q).strip() else (),
         deadline_condition=deadline_condition(deadline) if deadline and deadline_condition else None,
     )
+
+
+def deadline_condition_for(book: DeadlineBook | None, now: datetime) -> DeadlineCondition | None:
+    """The deadline filter's states as conditions on Case, from the deadline rules (None without rules).
+
+    Overdue: past a pending deadline now. Due soon: not overdue now, but would be within the
+    rules' `due_soon_hours`. On time: open, and neither.
+    """
+    if book is None:
+        return None
+    soon = now + timedelta(hours=book.rules.due_soon_hours)
+
+    def condition(state: str) -> ColumnElement[bool] | None:
+        overdue_now = overdue_condition(book, now)
+        overdue_soon = overdue_condition(book, soon)
+        if state == "overdue":
+            return overdue_now
+        if state == "due_soon":
+            return and_(overdue_soon, not_(overdue_now))
+        if state == "ok":
+            return and_(Case.status != "closed", not_(overdue_soon))
+        return None
+
+    return condition
 
 
 # ---------------------------------------------------------------- saved searches

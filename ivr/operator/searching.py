@@ -6,46 +6,26 @@ Thin views over `ivr.cases.search` and `ivr.cases.transcripts`; the queue page i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
-from sqlalchemy import ColumnElement, and_, not_
 from sqlalchemy.orm import Session
 
 from ivr.cases import casework, search, transcripts
 from ivr.cases import deadlines as case_deadlines
-from ivr.models import Case, Operator
+from ivr.models import Operator
 from ivr.operator import bp
 from ivr.operator.auth import _, cases_only, principal
 from ivr.operator.forms import ActionForm, SavedFilterForm, TranscriptForm
 from ivr.services import services
 
-DEADLINE_STATES = ("overdue", "due_soon", "ok")
+DEADLINE_STATES = search.DEADLINE_STATES
 
 
 def min_confidence() -> float:
     """The line's threshold below which a transcript asks to be listened to."""
     return float(getattr(services().settings, "transcript_min_confidence", transcripts.DEFAULT_MIN_CONFIDENCE))
-
-
-def _deadline_condition(book: case_deadlines.DeadlineBook | None, now: datetime) -> search.DeadlineCondition | None:
-    if book is None:
-        return None
-    soon = now + timedelta(hours=book.rules.due_soon_hours)
-
-    def condition(state: str) -> ColumnElement[bool] | None:
-        overdue_now = case_deadlines.overdue_condition(book, now)
-        overdue_soon = case_deadlines.overdue_condition(book, soon)
-        if state == "overdue":
-            return overdue_now
-        if state == "due_soon":
-            return and_(overdue_soon, not_(overdue_now))
-        if state == "ok":
-            return and_(Case.status != "closed", not_(overdue_soon))
-        return None
-
-    return condition
 
 
 def search_filters(db: Session, now: datetime) -> search.SearchFilters:
@@ -55,8 +35,8 @@ def search_filters(db: Session, now: datetime) -> search.SearchFilters:
         db,
         request.args,
         min_confidence=min_confidence(),
-        deadline_states=DEADLINE_STATES if book is not None else (),
-        deadline_condition=_deadline_condition(book, now),
+        deadline_states=search.DEADLINE_STATES if book is not None else (),
+        deadline_condition=search.deadline_condition_for(book, now),
     )
 
 

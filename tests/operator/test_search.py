@@ -196,3 +196,21 @@ def test_reindex_rebuilds_the_index_and_search_survives_a_key_rotation(
     finally:
         new_app.extensions["ivr"].close()
         engine.dispose()
+
+
+def test_the_api_searches_like_the_console(app: Flask, console: Console, make_client) -> None:
+    console.add_user("aigerim", regions=["02"])
+    spoken, other = console.add_case(), console.add_case(transcript=None, is_urgent=True)
+    theirs = console.add_case(region="05")
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {console.token_for('aigerim')}"}
+
+    def ids(**args: str) -> set[int]:
+        response = api.get("/api/cases", query_string=args, headers=headers)
+        assert response.status_code == 200
+        return {row["id"] for row in response.json["cases"]}
+
+    assert ids(q="взятку") == {spoken.id}
+    assert theirs.id not in ids(q="взятку")
+    assert ids(urgent="yes") == {other.id}
+    assert ids(transcript="none") == set()
