@@ -105,12 +105,13 @@ def _cpu_model() -> str:
 
 
 @contextmanager
-def bench_schema(url: str, keep: bool) -> Iterator[str]:
-    """A schema of the bench's own; the URL yielded searches it first. Dropped after unless `keep`."""
-    schema = f"ivr_bench_{uuid.uuid4().hex[:8]}"
+def bench_schema(url: str, keep: bool, reuse: str = "") -> Iterator[str]:
+    """A schema of the bench's own (or `reuse`); the URL yielded searches it first. Dropped after unless `keep`."""
+    schema = reuse or f"ivr_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    if not reuse:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
         yield f"{url}?options=-csearch_path%3D{schema}"
     finally:
@@ -367,15 +368,23 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a PostgreSQL database (a schema is made in it)")
     parser.add_argument("--keep", action="store_true", help="keep the filled schema (its name is printed)")
+    parser.add_argument("--data-key", default="", help="base64 data key (default: a fresh one; --reuse needs it)")
+    parser.add_argument("--reuse", default="", metavar="SCHEMA",
+                        help="measure a schema an earlier --keep run filled (with its --data-key and --cases)")
     args = parser.parse_args()
     from ivr.migrations import upgrade
 
-    data_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    data_key = args.data_key or base64.b64encode(secrets.token_bytes(32)).decode()
     data_keys = {"bench": base64.b64decode(data_key)}
-    with bench_schema(args.database_url, args.keep) as url:
+    with bench_schema(args.database_url, args.keep or bool(args.reuse), reuse=args.reuse) as url:
         upgrade(url, data_keys=data_keys)
         filler = Filler(url, data_keys, args.cases)
-        fill = filler.fill(progress=lambda line: print(f"{time.strftime('%H:%M:%S')} {line}", flush=True))
+        if args.reuse:
+            fill = {"fill_s": 0.0}
+        else:
+            if args.keep:
+                print(f"data key {data_key}")
+            fill = filler.fill(progress=lambda line: print(f"{time.strftime('%H:%M:%S')} {line}", flush=True))
         with sa.create_engine(url).connect() as conn:
             sizes = {row[0]: row[1] for row in conn.execute(sa.text(
                 "SELECT relname, pg_size_pretty(pg_total_relation_size(c.oid)) FROM pg_class c "
