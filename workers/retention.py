@@ -21,7 +21,7 @@ from ivr.cases import authorship, search_index
 from ivr.cases.opening import record_event
 from ivr.db import utc_now
 from ivr.logging import get_logger
-from ivr.models import Call, Case, Intake, StoredRecording, Transcript, TranscriptVersion
+from ivr.models import Call, Case, Intake, StoredRecording, ThreadMessage, Transcript, TranscriptVersion
 from ivr.storage import RecordingStore
 from workers.deps import worker_deps
 
@@ -89,6 +89,10 @@ def _purge_case(
             )
         )
         transcripts = list(session.scalars(select(Transcript).where(Transcript.intake_id.in_(intake_ids))))
+        # The thread with the reporter: its messages' text and audio go; who wrote when, and heard when, stay.
+        thread = list(session.scalars(select(ThreadMessage).where(
+            ThreadMessage.call_id == call.id,
+            (ThreadMessage.text.isnot(None)) | (ThreadMessage.audio_key.isnot(None)))))
         has_contact = call.contact_ciphertext is not None
         keeps_proof = authorship.keeps_proof(session, case)
         drops_pin = not keeps_proof and call.pin_hash is not None
@@ -111,6 +115,12 @@ def _purge_case(
             record_event(
                 session, "transcript.purged", call_id=call.id, intake_id=transcript.intake_id, case_id=case_id
             )
+        for message in thread:
+            if message.audio_key:
+                store.delete(message.audio_key)
+            message.text, message.audio_key = None, None
+        if thread:
+            record_event(session, "thread.purged", call_id=call.id, case_id=case_id, messages=len(thread))
         transcript_ids = [transcript.id for transcript in transcripts]
         search_index.forget_transcripts(session, transcript_ids)
         if transcript_ids:
