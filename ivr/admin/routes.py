@@ -1,8 +1,10 @@
-"""The admin's pages: the flows in service and any refused edit, each flow as a diagram with call
-figures, and a simulated call in the browser.
+"""The one admin area, blueprint "admin" at /admin: the flows in service and any refused edit, each
+flow as a diagram with call figures, and a simulated call in the browser (here); people's accounts
+(`people`) and the state of the line (`system`), whose views register on `bp` and are imported at
+the bottom.
 
 Admins only, through the console's sign-in (`ivr.operator.auth.admins_only`: Flask-Login with
-roles); POSTs carry the console's CSRF token.
+roles); POSTs carry the console's CSRF token; the pages share the console's layout and language.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ivr.flow.catalog import FlowCatalog, Line
 from ivr.flow.diagram import DiagramError, Figures, has_graphviz, inline_svg, render
 from ivr.flow.model import Flow
 from ivr.flow.problems import FlowError
-from ivr.operator.auth import admins_only, guard_console
+from ivr.operator.auth import admins_only, console_blueprint
 from ivr.services import services
 
 bp = Blueprint("admin", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -27,7 +29,7 @@ bp = Blueprint("admin", __name__, template_folder="templates", static_folder="st
 DEFAULT_DAYS = 30
 
 
-guard_console(bp, scripts=False)
+console_blueprint(bp)
 
 
 @dataclass(frozen=True)
@@ -162,3 +164,6 @@ def simulate() -> tuple[str, int]:
             except SimulationFailed as exc:
                 error, status = str(exc), 200
     return render_template("admin/simulate.html", lines=lines, values=values, error=error, result=result), status
+
+
+from ivr.admin import people, system  # noqa: E402, F401  (they register their views on bp)

@@ -182,7 +182,8 @@ def region_codes() -> list[str]:
 
 
 @bp.context_processor
-def _template_context() -> dict[str, Any]:
+def console_context() -> dict[str, Any]:
+    """What the console's templates use: the words, the language, who is signed in, the formats."""
     signed_in = current_user.is_authenticated if current_user else False
     return {
         "_": _,
@@ -257,7 +258,7 @@ def admins_only(view: F) -> F:
 
 def home_for(person: Principal) -> str:
     """Where a person lands after signing in."""
-    return url_for("operator.users") if person.is_admin else url_for("operator.queue")
+    return url_for("admin.users") if person.is_admin else url_for("operator.queue")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -265,7 +266,8 @@ def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/operator/") or target.startswith("//"):
+    inside = parts.path.startswith(("/operator/", "/admin/")) or parts.path == "/admin"
+    if parts.scheme or parts.netloc or not inside or target.startswith("//"):
         return None
     return target
 
@@ -356,3 +358,17 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
 def now_local() -> str:
     """The time now, for "updated at" labels."""
     return display_time.format_time(utc_now())
+
+
+def console_blueprint(blueprint: Blueprint, *, scripts: bool = True) -> None:
+    """Another blueprint people use in a browser, made part of the console (the admin area is one).
+
+    It gets the console's CSRF check and security headers, its templates' helpers (so its pages
+    can extend operator/base.html: one navigation, the language switch and signing out), and the
+    console's error pages in the person's language.
+    """
+    guard_console(blueprint, scripts=scripts)
+    blueprint.context_processor(console_context)
+    blueprint.register_error_handler(CSRFError, _csrf_failed)
+    for code in (403, 404, 410):
+        blueprint.register_error_handler(code, _http_error)

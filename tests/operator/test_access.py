@@ -49,7 +49,7 @@ def _request(client: Any, method: str, path: str, data: dict[str, str]) -> Any:
 
 def _token(client: Any) -> str:
     # Any console page carries the session's CSRF token; the login page does for everyone.
-    for page in ("/operator/", "/operator/admin/users", "/operator/login"):
+    for page in ("/operator/", "/admin/users", "/operator/login"):
         response = client.get(page)
         if response.status_code == 200:
             return csrf_token(client, page)
@@ -105,8 +105,8 @@ def test_people_of_the_region_and_supervisors_get_the_case(app, console: Console
         ("/operator/", {"karaganda", "dana"}),
         ("/operator/overview", {"dana"}),
         ("/operator/audit", {"dana"}),
-        ("/operator/admin/users", {"root"}),
-        ("/operator/admin/system", {"root"}),
+        ("/admin/users", {"root"}),
+        ("/admin/system", {"root"}),
     ],
 )
 def test_pages_by_role(app, console: Console, world, path: str, allowed: set[str]) -> None:
@@ -121,7 +121,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(app, world) -> None:
     client = app.test_client()
     ref = world["case"]
     for path in ("/operator/", f"/operator/cases/{ref.id}", f"/operator/recordings/{ref.intake_id}/audio",
-                 "/operator/overview", "/operator/admin/users"):
+                 "/operator/overview", "/admin/users"):
         response = client.get(path)
         assert response.status_code == 302 and "/operator/login" in response.headers["Location"], path
 

@@ -16,6 +16,7 @@ from ivr.cases.casework import CATEGORIES, CLOSE_REASONS
 from ivr.models import CASE_STATUSES
 
 TEMPLATES = Path(i18n.__file__).parent / "operator" / "templates" / "operator"
+ADMIN_TEMPLATES = Path(i18n.__file__).parent / "admin" / "templates" / "admin"
 KAZAKH_LETTERS = set("әғқңөұүһі")
 
 
@@ -36,7 +37,7 @@ def test_kazakh_is_kazakh_not_a_copy_of_russian() -> None:
 
 def test_every_key_the_templates_use_exists() -> None:
     used: set[str] = set()
-    for path in TEMPLATES.glob("*.html"):
+    for path in [*TEMPLATES.glob("*.html"), *ADMIN_TEMPLATES.glob("*.html")]:
         used |= set(re.findall(r"""_\(\s*["']([a-z_.0-9-]+)["']""", path.read_text()))
     keys = {key for key in used if not key.endswith(".")}  # "status." ~ code: checked below
     assert keys and not [key for key in keys if not i18n.has_key(key)]

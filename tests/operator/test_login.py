@@ -82,22 +82,22 @@ def test_admin_lands_on_users_and_manages_accounts(console: Console, make_client
     console.add_user("root", role="admin")
     client = make_client("root")
     assert client.get("/operator/").status_code == 403
-    created = post_form(client, "/operator/admin/users", {
+    created = post_form(client, "/admin/users", {
         "username": "bolat", "display_name": "Болат", "role": "operator", "regions": ["13", "14"],
-        "locale": "kk", "password": "long enough password"}, page="/operator/admin/users")
+        "locale": "kk", "password": "long enough password"}, page="/admin/users")
     assert created.status_code == 302
     with console.svc.sessions() as session:
         bolat = accounts.get_operator(session, "bolat")
     assert (bolat.role, bolat.region_codes, bolat.locale) == ("operator", ["13", "14"], "kk")
-    bad = post_form(client, "/operator/admin/users", {"username": "x", "role": "operator", "password": "short"},
-                    page="/operator/admin/users")
+    bad = post_form(client, "/admin/users", {"username": "x", "role": "operator", "password": "short"},
+                    page="/admin/users")
     assert bad.status_code == 400
-    page = f"/operator/admin/users/{bolat.id}"
+    page = f"/admin/users/{bolat.id}"
     post_form(client, page, {"display_name": "Болат А.", "role": "supervisor", "locale": "ru"}, page=page)
     post_form(client, f"{page}/disable", page=page)
     # A token only for one's own account (tests/security/test_roles_are_separate.py).
     assert post_form(client, f"{page}/tokens", {"name": "registry"}, page=page).status_code == 403
-    own = f"/operator/admin/users/{accounts_id(console, 'root')}"
+    own = f"/admin/users/{accounts_id(console, 'root')}"
     token_page = post_form(client, f"{own}/tokens", {"name": "registry"}, page=own)
     assert "ivr_" in token_page.get_data(as_text=True)
     with console.svc.sessions() as session:

@@ -5,9 +5,6 @@ anonymous caller's original voice, and the audit log named the supervisor; an ad
 itself a supervisor. Console and API, on SQLite and PostgreSQL.
 """
 
-# The console's fixtures are imported by name, so test parameters "redefine" them.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import pytest
@@ -15,7 +12,9 @@ from sqlalchemy import select
 
 from ivr import accounts
 from ivr.models import ApiToken
-from tests.operator.console import Console, console, fast_password_hashes, make_client, post_form  # noqa: F401
+from tests.operator.console import Console, post_form
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def people(console: Console) -> dict[str, int]:
 
 def test_admin_cannot_issue_a_token_acting_as_another_account(console: Console, make_client, people) -> None:
     client = make_client("root")
-    page = f"/operator/admin/users/{people['dana']}"
+    page = f"/admin/users/{people['dana']}"
     response = post_form(client, f"{page}/tokens", {"name": "registry"}, page=page)
     assert response.status_code == 403
     assert "ivr_" not in response.get_data(as_text=True)
@@ -44,12 +43,12 @@ def test_admin_reads_no_case_in_the_console_or_the_api(console: Console, make_cl
     for path in (f"/operator/cases/{case.id}", f"/operator/recordings/{case.intake_id}/audio",
                  f"/operator/recordings/{case.intake_id}/audio?version=original", f"/operator/cases/{case.id}/audit"):
         assert client.get(path).status_code == 403, path
-    assert post_form(client, f"/operator/cases/{named.id}/contact", page="/operator/admin/users").status_code == 403
+    assert post_form(client, f"/operator/cases/{named.id}/contact", page="/admin/users").status_code == 403
     assert post_form(client, f"/operator/recordings/{case.intake_id}/original",
-                     page="/operator/admin/users").status_code == 403
+                     page="/admin/users").status_code == 403
     # The admin's own token (the only one it may have) opens nothing either.
-    own = post_form(client, f"/operator/admin/users/{people['root']}/tokens", {"name": "mine"},
-                    page=f"/operator/admin/users/{people['root']}")
+    own = post_form(client, f"/admin/users/{people['root']}/tokens", {"name": "mine"},
+                    page=f"/admin/users/{people['root']}")
     token = next(word for word in own.get_data(as_text=True).replace("<", " ").replace(">", " ").split()
                  if word.startswith("ivr_"))
     api = console.app.test_client()
@@ -61,7 +60,7 @@ def test_admin_reads_no_case_in_the_console_or_the_api(console: Console, make_cl
 
 def test_nobody_changes_their_own_role(console: Console, make_client, people) -> None:
     client = make_client("root")
-    page = f"/operator/admin/users/{people['root']}"
+    page = f"/admin/users/{people['root']}"
     post_form(client, page, {"display_name": "root", "role": "supervisor", "locale": "ru"}, page=page)
     with console.svc.sessions() as session:
         assert accounts.get_operator(session, "root").role == "admin"
@@ -73,7 +72,7 @@ def test_nobody_changes_their_own_role(console: Console, make_client, people) ->
 
 def test_every_account_change_is_audited_with_the_real_actor(console: Console, make_client, people) -> None:
     client = make_client("root")
-    page = f"/operator/admin/users/{people['aigerim']}"
+    page = f"/admin/users/{people['aigerim']}"
     before = len(console.audit())
     post_form(client, page, {"display_name": "Айгерим Б.", "role": "operator", "regions": ["02"], "locale": "kk"},
               page=page)

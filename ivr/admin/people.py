@@ -1,16 +1,20 @@
-"""The admin's pages: accounts (the same rules as `ivr user ...`) and the state of the line."""
+"""The admin's account pages at /admin/users: people, their roles, regions and API tokens.
+
+The same rules as `ivr user ...` (`ivr.accounts`); moved here from /operator/admin/users, which
+now redirects (`ivr.operator.moved`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ivr import accounts
-from ivr.models import FAILED, ApiToken, Intake, Operator
-from ivr.operator import bp
+from ivr.admin.routes import bp
+from ivr.models import ApiToken, Operator
 from ivr.operator.auth import _, admins_only, principal, region_codes
 from ivr.operator.forms import ActionForm, PasswordForm, TokenForm, UserForm
 from ivr.services import services
@@ -31,7 +35,7 @@ def _users_page(form: UserForm, *, token: str | None = None, status: int = 200) 
         people = accounts.list_operators(db)
         tokens = list(db.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)))
     return render_template(
-        "operator/users.html",
+        "admin/users.html",
         people=people,
         tokens=tokens,
         form=form,
@@ -43,14 +47,14 @@ def _users_page(form: UserForm, *, token: str | None = None, status: int = 200) 
     ), status
 
 
-@bp.get("/admin/users")
+@bp.get("/users")
 @admins_only
 def users() -> tuple[str, int]:
     """Every account, and a form for a new one."""
     return _users_page(_user_form())
 
 
-@bp.post("/admin/users")
+@bp.post("/users")
 @admins_only
 def create_user() -> Any:
     """Create an account."""
@@ -75,7 +79,7 @@ def create_user() -> Any:
         flash(_("users.error", reason=str(exc)), "error")
         return _users_page(form, status=400)
     flash(_("users.created"), "ok")
-    return redirect(url_for("operator.users"))
+    return redirect(url_for("admin.users"))
 
 
 def _operator_or_404(db: Any, operator_id: int) -> Operator:
@@ -85,7 +89,7 @@ def _operator_or_404(db: Any, operator_id: int) -> Operator:
     return operator  # type: ignore[no-any-return]
 
 
-@bp.route("/admin/users/<int:operator_id>", methods=["GET", "POST"])
+@bp.route("/users/<int:operator_id>", methods=["GET", "POST"])
 @admins_only
 def edit_user(operator_id: int) -> Any:
     """Change an account's name, role, regions or language."""
@@ -113,9 +117,9 @@ def edit_user(operator_id: int) -> Any:
                 operator = _operator_or_404(db, operator_id)
         else:
             flash(_("users.saved"), "ok")
-            return redirect(url_for("operator.edit_user", operator_id=operator_id))
+            return redirect(url_for("admin.edit_user", operator_id=operator_id))
     return render_template(
-        "operator/user.html",
+        "admin/user.html",
         subject=operator,
         form=form,
         roles=accounts.ROLES,
@@ -133,7 +137,7 @@ def _account_action(operator_id: int, action: Any, form: Any = None) -> Response
     form = form or ActionForm()
     if not form.validate_on_submit():
         flash(_("form.required"), "error")
-        return redirect(url_for("operator.edit_user", operator_id=operator_id))
+        return redirect(url_for("admin.edit_user", operator_id=operator_id))
     try:
         with services().sessions.begin() as db:
             action(db, _operator_or_404(db, operator_id), form)
@@ -141,10 +145,10 @@ def _account_action(operator_id: int, action: Any, form: Any = None) -> Response
         flash(_("users.error", reason=str(exc)), "error")
     else:
         flash(_("users.saved"), "ok")
-    return redirect(url_for("operator.edit_user", operator_id=operator_id))
+    return redirect(url_for("admin.edit_user", operator_id=operator_id))
 
 
-@bp.post("/admin/users/<int:operator_id>/password")
+@bp.post("/users/<int:operator_id>/password")
 @admins_only
 def set_user_password(operator_id: int) -> Response:
     """Set a new password (ends the person's sessions)."""
@@ -155,33 +159,33 @@ def set_user_password(operator_id: int) -> Response:
     )
 
 
-@bp.post("/admin/users/<int:operator_id>/disable")
+@bp.post("/users/<int:operator_id>/disable")
 @admins_only
 def disable_user(operator_id: int) -> Response:
     """Disable an account."""
     if operator_id == principal().id:
         flash(_("users.error", reason="you cannot disable yourself"), "error")
-        return redirect(url_for("operator.edit_user", operator_id=operator_id))
+        return redirect(url_for("admin.edit_user", operator_id=operator_id))
     return _account_action(
         operator_id, lambda db, op, form: accounts.set_active(db, op, False, actor=principal().actor)
     )
 
 
-@bp.post("/admin/users/<int:operator_id>/enable")
+@bp.post("/users/<int:operator_id>/enable")
 @admins_only
 def enable_user(operator_id: int) -> Response:
     """Enable an account."""
     return _account_action(operator_id, lambda db, op, form: accounts.set_active(db, op, True, actor=principal().actor))
 
 
-@bp.post("/admin/users/<int:operator_id>/unlock")
+@bp.post("/users/<int:operator_id>/unlock")
 @admins_only
 def unlock_user(operator_id: int) -> Response:
     """Lift a lock-out."""
     return _account_action(operator_id, lambda db, op, form: accounts.unlock(db, op, actor=principal().actor))
 
 
-@bp.post("/admin/users/<int:operator_id>/tokens")
+@bp.post("/users/<int:operator_id>/tokens")
 @admins_only
 def issue_user_token(operator_id: int) -> Any:
     """Issue an API token acting as this account (only one's own); it is shown once."""
@@ -190,13 +194,13 @@ def issue_user_token(operator_id: int) -> Any:
     form = TokenForm()
     if not form.validate_on_submit():
         flash(_("form.required"), "error")
-        return redirect(url_for("operator.edit_user", operator_id=operator_id))
+        return redirect(url_for("admin.edit_user", operator_id=operator_id))
     with services().sessions.begin() as db:
         operator = _operator_or_404(db, operator_id)
         token = accounts.issue_token(db, operator, form.name.data or "api", actor=principal().actor)
         tokens = list(db.scalars(select(ApiToken).where(ApiToken.operator_id == operator_id).order_by(ApiToken.id)))
         return render_template(
-            "operator/user.html",
+            "admin/user.html",
             subject=operator,
             form=_user_form(operator),
             roles=accounts.ROLES,
@@ -210,7 +214,7 @@ def issue_user_token(operator_id: int) -> Any:
         )
 
 
-@bp.post("/admin/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<int:token_id>/revoke")
 @admins_only
 def revoke_token(token_id: int) -> Response:
     """Stop an API token from working."""
@@ -218,26 +222,8 @@ def revoke_token(token_id: int) -> Response:
     with services().sessions.begin() as db:
         row = db.get(ApiToken, token_id)
         if row is None or not form.validate_on_submit():
-            return redirect(url_for("operator.users"))
+            return redirect(url_for("admin.users"))
         accounts.revoke_token(db, token_id, actor=principal().actor)
         operator_id = row.operator_id
     flash(_("users.saved"), "ok")
-    return redirect(url_for("operator.edit_user", operator_id=operator_id))
-
-
-@bp.get("/admin/system")
-@admins_only
-def system() -> str:
-    """The state of the line: the flow in service, queues, failures."""
-    svc = services()
-    gauges = svc.gauges()
-    with svc.sessions() as db:
-        failed = db.scalar(select(func.count()).select_from(Intake).where(Intake.status == FAILED)) or 0
-    return render_template(
-        "operator/system.html",
-        flow=svc.flows.current,
-        flow_error=svc.flows.last_error,
-        pending=gauges["ivr_intakes_pending"][1],
-        queue_depth=gauges["ivr_queue_depth"][1],
-        failed=failed,
-    )
+    return redirect(url_for("admin.edit_user", operator_id=operator_id))
