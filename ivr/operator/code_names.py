@@ -86,6 +86,13 @@ CODE_NAMES = (
     N_("action.case.status_changed"),
     N_("action.case.updated"),
     N_("action.case.viewed"),
+    N_("action.thread.message_sent"),
+    N_("action.thread.voice_sent"),
+    N_("thread.render_failed"),
+    N_("thread.voice_too_big"),
+    N_("thread.voice_format"),
+    N_("thread.voice_too_short"),
+    N_("thread.voice_too_long"),
     N_("action.contact.viewed"),
     N_("action.followup.locked"),
     N_("action.followup.pin_failed"),
@@ -130,9 +137,9 @@ CODE_NAMES = (
     # the overview's chart of dropped calls, when the menu step is not known (lower case)
     N_("overview.step_unknown"),
     # the queue's deadline filter (ivr.operator.searching.DEADLINE_STATES)
-    N_("filter.deadline_due_soon"),
-    N_("filter.deadline_ok"),
-    N_("filter.deadline_overdue"),
+    N_("deadline_state.due_soon"),
+    N_("deadline_state.ok"),
+    N_("deadline_state.overdue"),
     # a search or a transcript correction refused (ivr.cases.search, ivr.cases.transcripts: Invalid.code)
     N_("search.too_many_saved"),
     N_("transcript.not_ready"),
