@@ -91,3 +91,31 @@ def test_only_supervisors_check_authorship_or_mark_investigations(console: Conso
     assert make_client("root").get("/operator/authorship").status_code == 403
     assert post_form(operator, f"/operator/cases/{ref.id}/investigation", {"opened": "1"}).status_code == 403
     assert not console.audit(action="authorship.failed") and not console.audit(action="case.investigation_marked")
+
+
+def test_parallel_guesses_at_the_console_get_exactly_the_allowed_checks(console: Console) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ivr.accounts import Principal
+    from ivr.cases import authorship
+    from ivr.models import Operator
+
+    dana = console.add_user("dana", role="supervisor")
+    ref = console.add_case()
+    give_pin(console, ref.call_id)
+    reference = console.case(ref.id).reference or ""
+    with console.svc.sessions() as session:
+        person = Principal.of(session.get_one(Operator, dana))
+    limits = followup.GuessLimits(max_failures=5)
+
+    def guess(n: int) -> object:
+        return authorship.verify(console.svc.sessions, console.svc.pins, person, reference, f"{n:06d}",
+                                 limits=limits)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(guess, range(100000, 100020)))
+
+    assert results == [None] * 20
+    outcomes = sorted(e.detail["outcome"] for e in console.audit(action="authorship.failed"))
+    assert outcomes == sorted(["wrong"] * 4 + ["locked_now"] + ["locked"] * 15)
+    assert guess(int(PIN)) is None  # locked: even the right PIN waits
