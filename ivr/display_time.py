@@ -5,7 +5,8 @@ The same in every language, so no translation is involved (ivr.i18n holds the wo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+import re
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 
 def _zone() -> tzinfo:
@@ -31,6 +32,36 @@ def local_time(moment: datetime | None) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(DISPLAY_ZONE)
+
+
+# How people in Kazakhstan write a date (in Russian, Kazakh and on the console in English alike).
+DATE_FORMAT = "%d.%m.%Y"
+DATE_PATTERN = r"\d{1,2}\.\d{1,2}\.\d{4}|\d{4}-\d{2}-\d{2}"  # an <input pattern>: 05.03.2026 or ISO
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+
+
+def format_date(day: date | None) -> str:
+    """05.03.2026 (empty for no date): what a date field shows, and takes back."""
+    return day.strftime(DATE_FORMAT) if day else ""
+
+
+def parse_date(raw: str) -> date | None:
+    """A date as people type it (05.03.2026, 5.3.2026) or as older links carry it (2026-03-05); None if neither.
+
+    The console's date fields are text fields with this format rather than <input type=date>, whose
+    widget follows the browser's locale (mm/dd/yyyy in many) rather than the console's language.
+    """
+    raw = raw.strip()
+    if not raw:
+        return None
+    dotted = _DOTTED.fullmatch(raw)
+    try:
+        if dotted:
+            day, month, year = (int(part) for part in dotted.groups())
+            return date(year, month, day)
+        return date.fromisoformat(raw) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw) else None
+    except ValueError:
+        return None
 
 
 def format_datetime(moment: datetime | None) -> str:

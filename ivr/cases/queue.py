@@ -20,7 +20,7 @@ from ivr.cases import transcripts
 from ivr.cases.deadlines import CaseFacts, Deadline, DeadlineBook, next_deadline
 from ivr.cases.search import SearchFilters
 from ivr.db import utc_now
-from ivr.display_time import DISPLAY_ZONE
+from ivr.display_time import DISPLAY_ZONE, parse_date
 from ivr.models import CASE_STATUSES, Case, CaseDetail, Intake, Operator
 from ivr.retakes import kept
 
@@ -68,10 +68,7 @@ class QueueFilters:
 
 
 def _date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    return parse_date(raw)  # 05.03.2026 as people type it, or ISO from older links
 
 
 def parse_filters(args: Mapping[str, str], region_codes: list[str]) -> QueueFilters:

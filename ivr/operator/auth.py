@@ -193,6 +193,8 @@ def console_context() -> dict[str, Any]:
         "me": principal() if signed_in else None,
         "action_form": ActionForm(),
         "fmt_dt": display_time.format_datetime,
+        "fmt_date": display_time.format_date,
+        "date_pattern": display_time.DATE_PATTERN,
         "fmt_time": display_time.format_time,
         "fmt_duration": display_time.format_duration,
         "fmt_wait": lambda seconds: i18n.format_wait(seconds, locale()),

@@ -98,3 +98,38 @@ def test_listened_is_audited_when_playback_starts_not_when_the_case_opens(browse
     assert listen.intake_id == ref.intake_id and listen.detail["version"] == "disguised"
     assert fetched  # the audio was fetched only now, for playing
     context.close()
+
+
+@pytest.mark.parametrize(("browser_locale", "console_locale", "placeholder"),
+                         [("ru-RU", "ru", "дд.мм.гггг"), ("kk-KZ", "kk", "кк.аа.жжжж")])
+def test_date_filters_read_and_take_dates_as_the_locale_writes_them(
+    browser: Any, live_server: Any, browser_locale: str, console_locale: str, placeholder: str
+) -> None:
+    from datetime import UTC, datetime
+
+    app, base = live_server()
+    console = Console(app)
+    console.add_user("aigerim", regions=["02"], locale=console_locale)
+    old = console.add_case(created_at=datetime(2026, 3, 5, 6, 0, tzinfo=UTC))
+    recent = console.add_case(created_at=datetime(2026, 3, 20, 6, 0, tzinfo=UTC))
+    context = browser.new_context(locale=browser_locale)
+    page = context.new_page()
+    _sign_in(page, base, "aigerim")
+    assert page.locator("html").get_attribute("lang") == console_locale
+    field = page.locator("input[name=from]")
+    assert field.get_attribute("placeholder") == placeholder
+    assert field.evaluate("f => f.type") == "text"  # not the browser's own date widget (mm/dd/yyyy)
+
+    field.fill("15.03.2026")
+    page.locator("input[name=to]").fill("31.03.2026")
+    page.locator("form.filters button[type=submit].primary").click()
+    page.wait_for_url(re.compile(r"from=15.03.2026"))
+    assert page.locator(f"tr[data-case='{recent.id}']").count() == 1
+    assert page.locator(f"tr[data-case='{old.id}']").count() == 0
+    assert page.locator("input[name=from]").input_value() == "15.03.2026"  # shown back as written
+
+    page.goto(f"{base}/operator/?status=&from=2026-03-01&to=2026-03-10")  # ISO (older links) still works
+    assert page.locator(f"tr[data-case='{old.id}']").count() == 1
+    assert page.locator(f"tr[data-case='{recent.id}']").count() == 0
+    assert page.locator("input[name=from]").input_value() == "01.03.2026"
+    context.close()

@@ -89,3 +89,14 @@ def test_the_audit_log_shows_case_references_and_links_only_where_the_viewer_may
     # An admin reads what a person did, with the references, but cannot open cases: no links.
     admin_view = make_client("root").get(f"/operator/audit/users/{aigerim}").get_data(as_text=True)
     assert reference in admin_view and f"/operator/cases/{ref.id}" not in admin_view
+
+
+def test_dates_are_taken_as_people_in_kazakhstan_write_them() -> None:
+    from datetime import date
+
+    from ivr.display_time import format_date, parse_date
+
+    assert parse_date("05.03.2026") == parse_date("5.3.2026") == parse_date(" 2026-03-05 ") == date(2026, 3, 5)
+    assert format_date(date(2026, 3, 5)) == "05.03.2026" and format_date(None) == ""
+    for wrong in ("", "03/05/2026", "31.02.2026", "5.3.26", "2026-3-5", "yesterday"):
+        assert parse_date(wrong) is None, wrong
