@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from ivr import queueing
 from ivr.call_times import settle_call_times
+from ivr.cases import search_index
 from ivr.cases.opening import insert_once, record_event, transcript_summary
 from ivr.db import utc_now
 from ivr.logging import get_logger
@@ -119,7 +120,8 @@ def transcribe_audio(deps: WorkerDeps, intake_id: int, audio: bytes) -> None:
         call_id = session.get_one(Intake, intake_id).call_id
         summary = transcript_summary(session, call_id)
         session.execute(update(Case).where(Case.call_id == call_id).values(transcript_status=summary))
-        if is_changed:  # a racing worker that finished first wrote the event
+        if is_changed:  # a racing worker that finished first wrote the event (and the search terms)
+            search_index.index_transcript(session, transcript)
             record_event(
                 session, "transcript.created", call_id=call_id, intake_id=intake_id,
                 segments=len(segments), is_truncated=result.is_truncated,
