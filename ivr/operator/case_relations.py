@@ -17,8 +17,8 @@ from ivr.accounts import Principal
 from ivr.cases import authorship, casework, links, referrals, status_moves
 from ivr.cases import case as one_case
 from ivr.cases.followup import GuessLimits
-from ivr.cases.recipients import RecipientList, RecipientsError, choices, load_recipients
-from ivr.models import Case
+from ivr.cases.recipients import RecipientsError, choices, load_recipients
+from ivr.models import Case, CaseDetail
 from ivr.operator import bp
 from ivr.operator.auth import _, cases_only, locale, principal, region_name, supervisors_only
 from ivr.operator.code_names import N_
@@ -33,46 +33,31 @@ def _case_or_404(db: Session, case_id: int) -> Case:
         abort(404)
 
 
-def recipient_list() -> RecipientList | None:
-    """The configured bodies, or None (with the problem flashed) when the file is wrong."""
-    try:
-        return load_recipients(services().settings.recipients_path)
-    except RecipientsError as error:
-        flash(_("referral.config_invalid", problem=str(error)), "error")
-        return None
-
-
 def case_context(db: Session, person: Principal, case: Case) -> dict[str, Any]:
     """What the case page's referral and link includes show (called by `routes._render_case`)."""
-    recipients = load_recipients_quietly()
+    recipients, problem = None, None
+    try:
+        recipients = load_recipients(services().settings.recipients_path)
+    except RecipientsError as error:
+        problem = str(error)  # shown where the list would be; forwarding waits for a fix
     linked, hidden_links = links.linked_cases(db, person, case)
     return {
         "referrals": referrals.referrals_of(db, case),
         "recipient_choices": choices(recipients, locale(), case.region_code) if recipients else [],
-        "recipients_problem": None if recipients else _recipients_problem(),
+        "recipients_problem": problem,
         "has_identity": referrals.has_identity(db, case),
         "linked": linked,
         "hidden_links": hidden_links,
         "duplicate_of": links.duplicate_of(db, case),
         "link_form": LinkForm(),
-        "investigation_at": (casework.details_of(db, case).investigation_at if person.is_supervisor else None),
+        "investigation_at": _investigation_at(db, case) if person.is_supervisor else None,
         "recipient_label": lambda referral: referrals.recipient_name(referral, locale()),
     }
 
 
-def load_recipients_quietly() -> RecipientList | None:
-    try:
-        return load_recipients(services().settings.recipients_path)
-    except RecipientsError:
-        return None
-
-
-def _recipients_problem() -> str:
-    try:
-        load_recipients(services().settings.recipients_path)
-    except RecipientsError as error:
-        return str(error)
-    return ""
+def _investigation_at(db: Session, case: Case) -> Any:
+    detail = db.get(CaseDetail, case.id)  # reading a case creates no row
+    return detail.investigation_at if detail else None
 
 
 def forward_or_close(db: Session, case: Case, form: Any) -> None:
