@@ -143,42 +143,15 @@ def wait_listening(proc: Proc, timeout_s: float = 30) -> None:
     raise RehearsalError(f"{proc.name} not listening after {timeout_s:.0f} s:\n{proc.tail()}")
 
 
-def haproxy_config(port: int, web_ports: list[int]) -> str:
-    """HAProxy in front of the web processes: health checks, and a request a dead one never
-    answered (refused connection, connection closed without a reply) is sent to another.
+HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
 
-    Re-sending is safe: every webhook is idempotent (a repeated step or callback changes nothing twice).
-    """
+
+def haproxy_config(port: int, web_ports: list[int]) -> str:
+    """The shipped HAProxy configuration (deploy/haproxy/haproxy.cfg) for these ports."""
     servers = "\n".join(
         f"    server web{number} 127.0.0.1:{web_port} check" for number, web_port in enumerate(web_ports, 1)
     )
-    return f"""global
-    maxconn 1024
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 14s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response junk-response
-    option http-buffer-request
-
-frontend twilio
-    bind 127.0.0.1:{port}
-    default_backend web
-
-backend web
-    balance roundrobin
-    option httpchk GET /healthz
-    http-check expect status 200
-    # A busy web process (a first request, a cold cache) answers its check late, not never: down
-    # only when it refuses connections or stays silent as long as Twilio would wait.
-    timeout check 14s
-    default-server inter 1s fall 2 rise 1
-{servers}
-"""
+    return HAPROXY_CONFIG.read_text().replace("{bind}", f"127.0.0.1:{port}").replace("{servers}", servers)
 
 
 @dataclass

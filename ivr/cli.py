@@ -47,6 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate to the newest schema").set_defaults(func=cmd_db_upgrade)
 
+    logs = sub.add_parser("logs", help="the line's logs")
+    logs_sub = logs.add_subparsers(dest="logs_command", required=True)
+    pseudonym = logs_sub.add_parser(
+        "pseudonym", help="how a SID or id reads in today's and yesterday's logs (ivr/log_pseudonyms.py)")
+    which = pseudonym.add_mutually_exclusive_group(required=True)
+    which.add_argument("--call-sid", help="a CallSid (CA...)")
+    which.add_argument("--recording-sid", help="a RecordingSid (RE...)")
+    which.add_argument("--call", type=int, help="a call's id")
+    which.add_argument("--intake", type=int, help="an intake's id")
+    which.add_argument("--case", type=int, help="a case's id")
+    pseudonym.set_defaults(func=cmd_logs_pseudonym)
+
     for command in entry_points(group=COMMANDS_GROUP):
         command.load()(sub)
 
@@ -56,6 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+
+
+def cmd_logs_pseudonym(args: argparse.Namespace) -> int:
+    """Print the pseudonym a SID or id has in the logs of today and yesterday (UTC)."""
+    from ivr import log_pseudonyms
+
+    kind, value = next((kind, value) for kind, value in (
+        ("call_sid", args.call_sid), ("recording_sid", args.recording_sid), ("call", args.call),
+        ("intake", args.intake), ("case", args.case)) if value is not None)
+    log_pseudonyms.use_redis(load_settings().redis_url)
+    for day, name in log_pseudonyms.pseudonyms_of(kind, value):
+        print(f"{day.isoformat()}  {name or 'its key is gone: lines of that day cannot be matched'}")
+    return 0
 
 
 # --------------------------------------------------------------------------- local defaults

@@ -5,6 +5,10 @@ the scrubbing processor is the backstop: it drops such keys at any depth, masks 
 like a phone number, a case reference or a PIN in every string (messages, exception texts,
 rendered tracebacks, URLs), so an anonymous caller's number cannot reach a log even by mistake.
 
+CallSids, RecordingSids and the ids of calls, intakes and cases are written as pseudonyms under a
+key of the day that Redis forgets after two days (`ivr.log_pseudonyms`): a log line's time
+cannot be joined to an anonymous report for long.
+
 Every process (web app, gunicorn, worker, sweeper, `ivr up`) writes the same fields: JSON lines,
 or readable text when its stderr is a terminal (IVR_LOG_JSON forces one or the other).
 """
@@ -19,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from ivr import log_pseudonyms
 from ivr.cases.reference import is_valid_reference
 from ivr.settings import Settings
 
@@ -64,6 +69,7 @@ def scrub_text(text: str) -> str:
     text = _ENCODED_PHONE.sub(REDACTED, text)
     text = _PHONE.sub(REDACTED, text)
     text = _PIN_WORD.sub(lambda m: f"{m[1]}{REDACTED}", text)
+    text = log_pseudonyms.hide_sids(text)
     return _EIGHT_DIGITS.sub(lambda m: REDACTED if is_valid_reference(m[0]) else m[0], text)
 
 
@@ -78,14 +84,22 @@ def scrub(value: Any, _depth: int = 0) -> Any:
     if _depth >= _MAX_DEPTH:
         return REDACTED
     if isinstance(value, Mapping):
-        return {
-            k: REDACTED if is_caller_key(k) else scrub(v, _depth + 1) for k, v in value.items()
-        }
+        return {k: _scrub_field(k, v, _depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [scrub(item, _depth + 1) for item in value]
     if isinstance(value, BaseException):
         return scrub_text(f"{type(value).__name__}: {value}")
     return scrub_text(str(value))
+
+
+def _scrub_field(key: object, value: Any, depth: int) -> Any:
+    if is_caller_key(key):
+        return REDACTED
+    kind = log_pseudonyms.field_kind(str(key))
+    if kind is not None and isinstance(value, str | int) and not isinstance(value, bool) \
+            and not log_pseudonyms.is_pseudonym(value):  # scrubbing runs twice on structlog's events
+        return log_pseudonyms.pseudonym(kind, value)  # an id or SID would date the call (log_pseudonyms.py)
+    return scrub(value, depth)
 
 
 def scrub_caller_data(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -97,7 +111,7 @@ def scrub_caller_data(_logger: Any, _name: str, event: MutableMapping[str, Any])
             if key == "event":
                 event[key] = scrub(event[key])
             continue
-        event[key] = REDACTED if is_caller_key(key) else scrub(event[key])
+        event[key] = _scrub_field(key, event[key], 0)
     return event
 
 
@@ -126,6 +140,7 @@ def wants_json(settings: Settings) -> bool:
 
 def configure_logging(settings: Settings) -> None:
     """Route stdlib and structlog through one JSON (or console) renderer with scrubbing."""
+    log_pseudonyms.use_redis(settings.redis_url)  # the day's pseudonym key, shared by every process
     configure_logging_as(level=settings.log_level, as_json=wants_json(settings))
 
 

@@ -37,8 +37,9 @@ JOB_TIMEOUT_S = 1800
 # A job's hash in Redis keeps when it was enqueued, started and ended, to the microsecond, and
 # its id leads to the intake: for an anonymous call, exact timing the database no longer keeps.
 # A failed one is kept a day (the intake row is what a person reads: `ivr intake list`). A
-# finished one still stays a day: dropping it at once (result_ttl 0) lost reports in the Sentinel
-# failover test (2 runs in 5), so that waits for a reason found (issue 10, item 3).
+# finished one is deleted by the next sweep (workers/sweeper.py `_drop_finished`); dropping it at
+# once (result_ttl 0) lost reports in the Sentinel failover test (2 runs in 5), cause not found,
+# so RQ keeps it until then.
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 24 * 3600
 

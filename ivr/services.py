@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -100,6 +101,14 @@ class CallTracker:
         except RedisError:
             return {}
         return {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
+
+    def forget(self, call_sid: str) -> None:
+        """The call ended: drop its note, so Redis keeps no trace of when it was (issue 10)."""
+        with self._flushing:  # a flush in flight must not write the note back after the delete
+            with self._lock:
+                self._pending.pop(call_sid, None)
+            with contextlib.suppress(RedisError, OSError, ValueError):  # else it expires on its own (ttl_s)
+                self.redis.delete(f"ivr:call:{call_sid}")
 
     def flush(self) -> None:
         """Send what was noted since the last flush; on a Redis failure the notes are dropped."""

@@ -127,4 +127,5 @@ def make_recording_store(settings: Settings) -> RecordingStore:
         return S3RecordingStore(make_s3_client(settings.s3_endpoint_url), settings.s3_bucket, cipher)
     from ivr.storage.local import LocalRecordingStore
 
-    return LocalRecordingStore(settings.recordings_dir, cipher)
+    return LocalRecordingStore(settings.recordings_dir, cipher,
+                               time_resolution_s=settings.anonymous_time_resolution_minutes * 60)

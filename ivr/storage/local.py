@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +28,12 @@ _WIPE_CHUNK = 1 << 20
 class LocalRecordingStore:
     """Encrypted files under `root`, one per key; see the package docstring for the promises."""
 
-    def __init__(self, root: Path, cipher: Cipher) -> None:
+    def __init__(self, root: Path, cipher: Cipher, *, time_resolution_s: int = 3600) -> None:
         self.root = Path(root)
         self.cipher = cipher
+        # A file's mtime would tell when an anonymous caller called, to the second: files and
+        # their folders carry the time cut to this (IVR_ANONYMOUS_TIME_RESOLUTION_MINUTES).
+        self.time_resolution_s = time_resolution_s
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -44,7 +49,20 @@ class LocalRecordingStore:
         if not _publish(path, blob):
             # Another worker stored this key between our read and our link.
             return same_content(self.cipher, key, path.read_bytes(), audio)
+        self._blur_times(path)
         return stored
+
+    def _blur_times(self, path: Path) -> None:
+        """Set the file's and its folders' times to the start of the current period."""
+        now = time.time()
+        cut = now - now % self.time_resolution_s
+        folder = path
+        while True:
+            with contextlib.suppress(OSError):
+                os.utime(folder, (cut, cut))
+            if folder == self.root or self.root not in folder.parents:
+                break
+            folder = folder.parent
 
     def open(self, key: str) -> BinaryIO:
         """The decrypted recording; RecordingMissing if absent, DecryptionError if tampered with."""
@@ -96,6 +114,7 @@ class LocalRecordingStore:
             _fsync_dir(path.parent)
         finally:
             temp.unlink(missing_ok=True)
+        self._blur_times(path)
         return True
 
     def keys(self) -> Iterator[str]:

@@ -13,7 +13,9 @@ from ivr.crypto import DecryptionError, Sealer
 from ivr.flow.engine import CallState
 
 _FIELDS = [f.name for f in fields(CallState)]
-_REQUIRED = len(_FIELDS) - 2  # fields added since v1 (region_heard, reads_reference) may be missing
+# Fields added since v1 (region_heard, reads_reference, reference_read, ...) may be missing: the
+# first fifteen are v1's and always present.
+_REQUIRED = 15
 
 
 class CallStateCodec:

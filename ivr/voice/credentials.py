@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import asdict, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.cases.reference import new_pin, new_reference
@@ -52,9 +52,10 @@ def for_url(svc: Services, call_sid: str, state: CallState) -> CallState:
             reference = f"{STORED}{_call_id_of(svc, reference)}"  # the case a follow-up caller keyed in
     contact = STORED if state.contact is not None else None
     if reference == state.reference and contact == state.contact and state.pin is None \
-            and state.reporter_message is None:
+            and state.reporter_message is None and state.thread is None:
         return state
-    return replace(state, reference=reference, pin=None, contact=contact, reporter_message=None)
+    # The thread's messages are said in this step only; the URL keeps just their ids (thread_ids).
+    return replace(state, reference=reference, pin=None, contact=contact, reporter_message=None, thread=None)
 
 
 def hydrate(svc: Services, call_sid: str, state: CallState) -> CallState:
@@ -63,7 +64,7 @@ def hydrate(svc: Services, call_sid: str, state: CallState) -> CallState:
     if not reference or not reference.startswith(STORED):
         return state
     if reference == STORED:
-        stored_reference, pin = credentials(svc, call_sid)
+        stored_reference, pin = credentials(svc, call_sid, read_before=state.reference_read)
         return replace(state, reference=stored_reference, pin=pin)
     call_id = int(reference[1:]) if reference[1:].isdigit() else 0
     found = None
@@ -76,29 +77,72 @@ def hydrate(svc: Services, call_sid: str, state: CallState) -> CallState:
     return replace(state, reference=found)
 
 
-def credentials(svc: Services, call_sid: str) -> tuple[str | None, str | None]:
-    """This call's reference and the PIN its caller is hearing: from the database, else this host's spool."""
+def credentials(svc: Services, call_sid: str, *, read_before: bool = False) -> tuple[str | None, str | None]:
+    """This call's reference and the PIN its caller is hearing: from the database, else this host's spool.
+
+    Once a pair was read out (`read_before`), only a pair marked spoken is read again: with the
+    database down, two hosts may each have spooled a pair for the call, and the caller must never
+    hear a second one. None then, and the caller is told the numbers cannot be repeated now.
+    """
     try:
         with svc.sessions() as session:
             row = session.execute(
-                select(Call.reference, Call.pending_pin_ciphertext).where(Call.call_sid == call_sid)
+                select(Call.reference, Call.pending_pin_ciphertext, Call.reference_spoken)
+                .where(Call.call_sid == call_sid)
             ).first()
-        if row is not None and row.reference:
+        if row is not None and row.reference and (row.reference_spoken or not read_before):
             return row.reference, _pending_pin(svc, call_sid, row.pending_pin_ciphertext)
     except SQLAlchemyError:
         log.warning("credentials.database_unavailable", extra={"call_sid": call_sid})
+    record = spool_of(svc).find(call_sid)
+    if record is None or (read_before and not record.get("spoken")):
+        return None, None
+    return record.get("reference"), record.get("pin")
+
+
+def mark_spoken(svc: Services, call_sid: str, reference: str) -> None:
+    """Note, before the TwiML goes out, that this pair is read to the caller (database, else spool).
+
+    Best effort: if neither takes the mark, the pair is still durably kept (that was checked when
+    it was filed), only a later "repeat" on another host may not find it.
+    """
+    if _update_call(svc, call_sid, reference, reference_spoken=True):
+        return
+    if not _mark_spooled(svc, call_sid, reference, "spoken"):
+        log.warning("credentials.spoken_not_marked", extra={"call_sid": call_sid})
+
+
+def mark_heard(svc: Services, call_sid: str, reference: str) -> None:
+    """The caller stayed on the line to the end of the numbers (the "go" after them came)."""
+    if _update_call(svc, call_sid, reference, reference_heard=True):
+        return
+    if not _mark_spooled(svc, call_sid, reference, "heard"):
+        log.warning("credentials.heard_not_marked", extra={"call_sid": call_sid})
+
+
+def _update_call(svc: Services, call_sid: str, reference: str, **flags: bool) -> bool:
+    try:
+        with svc.sessions.begin() as session:
+            changed = session.execute(
+                update(Call).where(Call.call_sid == call_sid, Call.reference == reference).values(**flags)
+            )
+            return bool(changed.rowcount)  # type: ignore[attr-defined]
+    except SQLAlchemyError:
+        return False
+
+
+def _mark_spooled(svc: Services, call_sid: str, reference: str, flag: str) -> bool:
     spool = spool_of(svc)
     record = spool.find(call_sid)
-    if record is None:
-        return None, None
-    if not record.get("spoken"):
-        # Another host may have spooled other credentials for the same call; the ones a caller
-        # hears are the ones the database must end up with.
-        try:
-            spool.write(call_sid, record["recording_sid"], {**record, "spoken": True})
-        except SpoolError:
-            return None, None  # not durably marked: do not read it out
-    return record.get("reference"), record.get("pin")
+    if record is None or record.get("reference") != reference:
+        return False
+    if record.get(flag):
+        return True
+    try:
+        spool.write(call_sid, record["recording_sid"], {**record, flag: True})
+    except SpoolError:
+        return False
+    return True
 
 
 def _pending_pin(svc: Services, call_sid: str, blob: bytes | None) -> str | None:
@@ -121,7 +165,7 @@ def issue_pin_once(svc: Services, call: Call, digits: int) -> str | None:
 
 def spool_report(
     svc: Services, call_sid: str, facts: CallFacts, recording_sid: str, duration_s: int | None, *,
-    is_ready: bool, pin_digits: int,
+    is_ready: bool, pin_digits: int, replaces: str | None = None,
 ) -> tuple[str | None, str | None]:
     """Keep a report on this host's disk while the database is down; the reference and PIN, or None if not kept."""
     spool = spool_of(svc)
@@ -130,6 +174,10 @@ def spool_report(
     pin = earlier["pin"] if earlier else new_pin(pin_digits)
     record = {"call_sid": call_sid, "facts": asdict(facts), "recording_sid": recording_sid,
               "duration_s": duration_s, "is_ready": is_ready, "reference": reference, "pin": pin}
+    if earlier:  # what the caller was read and heard of this pair stays known
+        record.update({flag: True for flag in ("spoken", "heard") if earlier.get(flag)})
+    if replaces:
+        record["replaces"] = replaces  # the take this one replaces ("record again"), discarded on replay
     try:
         spool.write(call_sid, recording_sid, record)
     except SpoolError as exc:

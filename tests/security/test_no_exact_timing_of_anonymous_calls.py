@@ -25,6 +25,7 @@ from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.twilio_sim import FlaskTransport, Press, Silence, Talk, TwilioSimulator
 from tests.workers.test_jobs_support import run_jobs, use_settings
 from workers.deps import WorkerDeps
+from workers.sweeper import sweep
 
 ANONYMOUS = [Press("2"), Press("1"), Press("02"), Talk(6), Press("3"), Silence()]
 NAMED = [Press("2"), Press("2"), Press("1"), Press("02"), Talk(6), Press("3"), Silence()]
@@ -123,3 +124,33 @@ def test_named_call_keeps_exact_times(app, fake_api: FakeTwilioApi, deps: Worker
         assert call.is_anonymous is False
         assert call.duration_s is not None and call.ended_at is not None
         assert (call.started_at.second, call.started_at.microsecond) != (0, 0)
+
+
+def test_anonymous_call_leaves_no_exact_time_on_disk_or_in_redis(app, fake_api: FakeTwilioApi, deps: WorkerDeps,
+                                                                   settings: Settings,
+                                                                   clock: time_machine.Traveller) -> None:
+    import os
+
+    import redis as redis_lib
+
+    call_sid = full_call(app, fake_api, deps, ANONYMOUS)
+    # Recording files and their folders: modified "at" the start of the hour, not at the call.
+    stored = [p for p in settings.recordings_dir.rglob("*")]
+    assert any(p.is_file() for p in stored)
+    for path in stored:
+        mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+        assert (mtime.minute, mtime.second, mtime.microsecond) == (0, 0, 0), (path, mtime)
+    # Redis: no note of the call (its key's TTL would date it), and, after the next sweep, no
+    # record of the finished jobs that worked on it (their hashes keep exact times).
+    client = redis_lib.Redis.from_url(settings.redis_url)
+    app.extensions["ivr"].tracker.flush()
+    assert any(key.startswith(b"rq:job:") for key in client.keys("*"))  # there were job records
+    report = sweep(deps.sessions, deps.queue, settings=deps.settings)
+    assert report.dropped
+    for key in client.keys("*"):
+        assert call_sid.encode() not in key, key
+        assert not key.startswith((b"rq:job:", b"rq:results:")), key
+        if client.type(key) == b"hash":
+            assert not any(call_sid.encode() in value for value in client.hvals(key)), key
+        if client.type(key) == b"zset":
+            assert client.zcard(key) == 0, key
