@@ -167,6 +167,12 @@ def test_a_regional_operator_sees_and_opens_the_duty_queue(app, console: Console
         assert client.get(f"/operator/cases/{ref.id}").status_code == 200, name
         assert client.get(f"/operator/recordings/{ref.intake_id}/audio").status_code == 200, name
     assert cases["ordinary_elsewhere"].id not in listed
+    # The waiting counts name the duty queue's regions too: one urgent report in Karaganda, two without a region.
+    live = client.get("/operator/queue/live").get_data(as_text=True)
+    assert 'data-testid="waiting-total">3<' in live
+    assert "region=13" in live and "region=none" in live
+    assert client.get("/operator/?region=13").status_code == 200
+    assert _case_ids(client.get("/operator/?region=13").get_data(as_text=True)) == {cases["urgent_elsewhere"].id}
     assert client.get(f"/operator/cases/{cases['ordinary_elsewhere'].id}").status_code == 404
     # The disguised voice only: the duty queue gives no more than their own region's cases do.
     ref = cases["urgent_no_region"]
