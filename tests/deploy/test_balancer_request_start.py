@@ -57,7 +57,8 @@ def balancer(tmp_path: Path) -> Iterator[int]:
     threading.Thread(target=backend.serve_forever, daemon=True).start()
     port = free_port()
     config = tmp_path / "haproxy.cfg"
-    config.write_text(haproxy_config(port, [backend.server_address[1]]))
+    # Two servers, as in production: the same backend twice (a second line must land in its section).
+    config.write_text(haproxy_config(port, [backend.server_address[1]] * 2))
     check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr + check.stdout
     proc = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
