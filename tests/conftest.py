@@ -1,11 +1,14 @@
 """Shared fixtures: a real Redis, real SQLite and PostgreSQL, the real app, a signed Twilio stand-in,
-and the worker side (a fake Twilio REST API, worker deps on the test database, a fake transcriber)."""
+the worker side (a fake Twilio REST API, worker deps on the test database, a fake transcriber),
+the console (people, cases, signed-in clients) and the `ivr` command run in-process.
+
+Fixtures live in conftest.py files only; test modules never import one by name."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,12 +18,15 @@ import redis
 import time_machine
 
 from ivr.settings import Settings
-from tests.support.services import RedisServer, empty_database
+from tests.support.services import MigratedTemplates, RedisServer
 
 if TYPE_CHECKING:
     from flask import Flask
+    from flask.testing import FlaskClient
 
+    from tests.operator.console import Console
     from tests.support.fake_twilio_api import FakeTwilioApi
+    from tests.support.recording_stores import Backend
     from workers.deps import WorkerDeps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,24 +73,32 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     redis.Redis.from_url(redis_server.url).flushall()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database per test: a SQLite file, or a PostgreSQL schema of its own."""
-    from ivr.migrations import upgrade
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    """Databases Alembic migrates once per session (from today's migrations), copied for each test."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.close()
 
-    with empty_database(request.param, tmp_path) as url:
-        upgrade(url)
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[str]:
+    """A fresh database at the newest revision per test: a SQLite file, or a PostgreSQL schema of its own.
+
+    Copied from the session's migrated template; tests of the migrations themselves start from
+    `empty_database` and run Alembic.
+    """
+    with migrated_templates.database(request.param, tmp_path) as url:
         yield url
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A fresh, migrated SQLite database, for tests that need not run on both backends."""
-    from ivr.migrations import upgrade
-
-    url = f"sqlite:///{tmp_path / 'ivr.db'}"
-    upgrade(url)
-    return url
+def sqlite_url(tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[str]:
+    """A fresh SQLite database at the newest revision, for tests that need not run on both backends."""
+    with migrated_templates.database("sqlite", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -239,3 +253,127 @@ def wired_app(e2e_settings: Settings) -> Iterator[Flask]:
     app.config["TESTING"] = True
     yield app
     app.extensions["ivr"].close()
+
+
+# --------------------------------------------------------------------------- the console
+
+
+@pytest.fixture
+def fast_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with the smallest cost: the tests sign in hundreds of times (production keeps the default).
+
+    Autouse in the suites that sign people in (their conftest.py); a module elsewhere asks for it
+    with `pytestmark = pytest.mark.usefixtures("fast_password_hashes")`.
+    """
+    from argon2 import PasswordHasher
+
+    from ivr import accounts
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", lambda: hasher)
+    accounts._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def console(app: Flask) -> Console:
+    """People and cases in the test app (tests/operator/console.py)."""
+    from tests.operator.console import Console
+
+    return Console(app)
+
+
+@pytest.fixture
+def make_client(app: Flask) -> Iterator[Callable[..., FlaskClient]]:
+    """Fresh test clients (one per person), signed in when given a username."""
+    from tests.operator.console import sign_in
+
+    def make(username: str | None = None) -> FlaskClient:
+        client = app.test_client()
+        if username:
+            response = sign_in(client, username)
+            assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    yield make
+
+
+# --------------------------------------------------------------------------- the `ivr` command
+
+
+@dataclass
+class Run:
+    """What one `ivr ...` command printed and returned."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def ivr(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        redis_url: str) -> Iterator[Callable[..., Run]]:
+    """Run `ivr ARGS...` in this process with a test environment; keyword arguments set IVR_* variables."""
+    base = {
+        "IVR_ENV_FILE": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "REDIS_URL": redis_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "IVR_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "IVR_DATA_KEY": DATA_KEY,
+        "IVR_SECRET_KEY": "test-secret-of-32-bytes-or-more-0123",
+        "IVR_FLOW_PATH": str(ROOT / "config" / "flow.yaml"),
+        "IVR_PROMPTS_DIR": str(ROOT / "config" / "prompts"),
+        "IVR_TRANSCRIBER": "none",
+        "IVR_LOG_JSON": "true",
+    }
+
+    def run(*argv: str, stdin: str | None = None, **env: str) -> Run:
+        named = {k if k.isupper() else f"IVR_{k.upper()}": v for k, v in env.items()}
+        for name, value in {**base, **named}.items():
+            monkeypatch.setenv(name, value)
+        if stdin is not None:
+            import io
+
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        from ivr.cli import main
+
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    yield run
+
+
+# --------------------------------------------------------------------------- recording stores
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server: a real HTTP endpoint on 127.0.0.1."""
+    pytest.importorskip("boto3")
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str) -> str:
+    """A fresh, empty bucket on moto."""
+    from tests.support.recording_stores import new_bucket
+
+    return new_bucket(moto_endpoint)
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The local and the S3 recording store, each with raw access to what it wrote."""
+    from tests.support.recording_stores import local_backend, s3_backend
+
+    if request.param == "local":
+        return local_backend(tmp_path / "recordings")
+    return s3_backend(request.getfixturevalue("moto_endpoint"), request.getfixturevalue("bucket"))

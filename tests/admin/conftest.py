@@ -1,17 +1,14 @@
-"""Fixtures of the admin tests: flow files to break, the `ivr` command run in-process, signed-in admins."""
+"""Fixtures of the admin tests: flow files to break (`ivr`, `console` and `make_client` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DATA_KEY, PUBLIC_BASE_URL, ROOT
-from tests.operator.console import console, fast_password_hashes, make_client  # noqa: F401
+from tests.conftest import ROOT
 
 FLOW = ROOT / "config" / "flow.yaml"
 PROMPTS = ROOT / "config" / "prompts"
@@ -65,47 +62,6 @@ def two_lines(flow_dir: Path) -> Path:
     return flow_dir
 
 
-@dataclass
-class Run:
-    """What one `ivr ...` command printed and returned."""
-
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def ivr(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
-        redis_url: str) -> Iterator[Callable[..., Run]]:
-    """Run `ivr ARGS...` in this process with a test environment; keyword arguments set IVR_* variables."""
-    base = {
-        "IVR_ENV_FILE": "",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "REDIS_URL": redis_url,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "IVR_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "IVR_DATA_KEY": DATA_KEY,
-        "IVR_SECRET_KEY": "test-secret-of-32-bytes-or-more-0123",
-        "IVR_FLOW_PATH": str(FLOW),
-        "IVR_PROMPTS_DIR": str(PROMPTS),
-        "IVR_TRANSCRIBER": "none",
-        "IVR_LOG_JSON": "true",
-    }
-
-    def run(*argv: str, stdin: str | None = None, **env: str) -> Run:
-        named = {k if k.isupper() else f"IVR_{k.upper()}": v for k, v in env.items()}
-        for name, value in {**base, **named}.items():
-            monkeypatch.setenv(name, value)
-        if stdin is not None:
-            import io
-
-            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        from ivr.cli import main
-
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    yield run
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(fast_password_hashes: None) -> None:
+    """Admin pages sign people in: Argon2 at its lowest cost (tests/conftest.py) for every test here."""

@@ -21,7 +21,6 @@ from werkzeug.serving import make_server
 
 from ivr.settings import Settings
 from tests.conftest import ROOT
-from tests.operator.console import fast_password_hashes  # noqa: F401
 from tests.support.services import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,6 +49,11 @@ def _install_chromium() -> str | None:
         if done.returncode != 0:
             return f"`{' '.join(command)}` failed: {done.stderr.strip()[-300:]}"
     return None if CHROMIUM.exists() else "apt-get installed chromium but /usr/bin/chromium is still missing"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(fast_password_hashes: None) -> None:
+    """Browsers sign people in: Argon2 at its lowest cost (tests/conftest.py) for every test here."""
 
 
 @pytest.fixture(scope="session")

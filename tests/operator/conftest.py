@@ -1,3 +1,8 @@
-"""Fixtures of the console tests (shared with tests/api and tests/e2e)."""
+"""Every test here signs people in: Argon2 at its lowest cost (the fixtures are in tests/conftest.py)."""
 
-from tests.operator.console import console, fast_password_hashes, make_client  # noqa: F401
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(fast_password_hashes: None) -> None:
+    """Autouse wrapper: `fast_password_hashes` for every test in this folder."""

@@ -1,6 +1,7 @@
 """What the console tests share: people of each role, cases made as the worker makes them, signing in.
 
-Imported by the conftest of tests/operator, tests/api and tests/e2e. Cases are written by the
+Helpers only; the fixtures built on them (`console`, `make_client`, `fast_password_hashes`) are in
+tests/conftest.py. Cases are written by the
 worker's own functions (`ivr.cases.opening.open_case`, the recording store, the voice disguise);
 the browser test also runs the whole job chain on a call made through the real webhooks.
 """
@@ -8,13 +9,10 @@ the browser test also runs the whole job chain on a call made through the real w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -32,14 +30,6 @@ SEGMENTS = [
     {"start_s": 1.2, "end_s": 2.4, "text": "В акимате требовали деньги за справку."},
     {"start_s": 2.4, "end_s": 3.0, "text": "Это было вчера."},
 ]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2id with the smallest cost: the tests sign in hundreds of times (production keeps the default)."""
-    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: hasher)
-    accounts._dummy_hash.cache_clear()
 
 
 @dataclass
@@ -186,22 +176,3 @@ def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None
     token = csrf_token(client, page)
     return client.post(path, data={**(data or {}), "csrf_token": token})
 
-
-@pytest.fixture
-def console(app: Flask) -> Console:
-    """People and cases in the test app."""
-    return Console(app)
-
-
-@pytest.fixture
-def make_client(app: Flask) -> Iterator[Any]:
-    """Fresh test clients (one per person), signed in when given a username."""
-
-    def make(username: str | None = None) -> FlaskClient:
-        client = app.test_client()
-        if username:
-            response = sign_in(client, username)
-            assert response.status_code == 302, response.get_data(as_text=True)
-        return client
-
-    yield make

@@ -22,9 +22,10 @@ from ivr.app import create_app
 from ivr.backup import MANIFEST, BackupError, backup, restore
 from ivr.models import Case, Intake, StoredRecording
 from ivr.settings import Settings
-from tests.operator.console import Console, fast_password_hashes, post_form, sign_in  # noqa: F401
+from tests.operator.console import Console, post_form, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 
 def _make_cases(app: Flask) -> Console:

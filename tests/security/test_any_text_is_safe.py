@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from ivr.models import Call, Case, CaseNote
-from tests.operator.console import Console, console, fast_password_hashes  # noqa: F401
+from tests.operator.console import Console
 from tests.support.twilio_sim import Press, TwilioSimulator, new_sid
 from tests.voice.test_followup import report
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _api_post(app: Any, console: Console, path: str, body: Any) -> Any:  # noqa: F811
+def _api_post(app: Any, console: Console, path: str, body: Any) -> Any:
     token = console.token_for("almaty")
     return app.test_client().post(path, json=body, headers={"Authorization": f"Bearer {token}"})
 
@@ -28,7 +30,7 @@ def _case_id(app: Any, reference: str) -> int:
 
 
 def test_control_characters_in_the_reporter_message_never_break_the_followup_twiml(
-    app: Any, twilio: TwilioSimulator, console: Console  # noqa: F811
+    app: Any, twilio: TwilioSimulator, console: Console
 ) -> None:
     console.add_user("almaty", regions=["02"])
     reference, pin = report(app, twilio)
@@ -46,7 +48,7 @@ def test_control_characters_in_the_reporter_message_never_break_the_followup_twi
 
 
 def test_control_characters_already_stored_never_reach_the_twiml(
-    app: Any, twilio: TwilioSimulator, console: Console  # noqa: F811
+    app: Any, twilio: TwilioSimulator, console: Console
 ) -> None:
     """Output is cleaned too: a message written before input cleaning (or by hand) is still safe."""
     console.add_user("almaty", regions=["02"])
@@ -69,7 +71,7 @@ def test_control_characters_already_stored_never_reach_the_twiml(
 
 @pytest.mark.parametrize("text", ["нота\x00", "нота\x0b", "\x00", "нота\ud800"])
 def test_a_note_or_message_with_bad_characters_never_answers_500(
-    app: Any, twilio: TwilioSimulator, console: Console, text: str  # noqa: F811
+    app: Any, twilio: TwilioSimulator, console: Console, text: str
 ) -> None:
     console.add_user("almaty", regions=["02"])
     case = console.add_case(region="02")
@@ -83,7 +85,7 @@ def test_a_note_or_message_with_bad_characters_never_answers_500(
             assert not CONTROL.search(note.text) and "\ud800" not in note.text
 
 
-def test_a_body_that_is_not_json_gets_400(app: Any, console: Console) -> None:  # noqa: F811
+def test_a_body_that_is_not_json_gets_400(app: Any, console: Console) -> None:
     console.add_user("almaty", regions=["02"])
     case = console.add_case(region="02")
     token = console.token_for("almaty")

@@ -23,8 +23,10 @@ from ivr.intake import contact_context
 from ivr.models import Call, StoredRecording
 from ivr.settings import Settings
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.operator.console import Console, fast_password_hashes  # noqa: F401  (autouse)
-from tests.workers.test_recording_store import Backend, backend, bucket, moto_endpoint  # noqa: F401
+from tests.operator.console import Console
+from tests.support.recording_stores import Backend
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 K1 = base64.b64encode(b"1" * 32).decode()
 K2 = base64.b64encode(b"2" * 32).decode()
@@ -129,7 +131,7 @@ def test_rotation_killed_mid_way_finishes_on_rerun_and_k2_alone_reads_everything
     assert again.returncode == 0 and json.loads(again.stdout)["rewritten"] == {}
 
 
-def test_rekey_is_atomic_and_idempotent_in_every_store(backend: Backend) -> None:  # noqa: F811
+def test_rekey_is_atomic_and_idempotent_in_every_store(backend: Backend) -> None:
     old = Cipher({"k1": b"1" * 32})
     new = Cipher({"k2": b"2" * 32, "k1": b"1" * 32})
     backend.make(old).put("intake-1/original.wav", b"RIFF audio")

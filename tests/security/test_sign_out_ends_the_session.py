@@ -16,9 +16,9 @@ from argon2 import PasswordHasher
 from sqlalchemy import event
 
 from ivr import accounts
-from tests.operator.console import Console, console, fast_password_hashes, make_client, post_form, sign_in
+from tests.operator.console import Console, post_form, sign_in
 
-__all__ = ["console", "fast_password_hashes", "make_client"]  # fixtures, used by name below
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]+"')
 MORNING = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)

@@ -131,3 +131,124 @@ def empty_database(backend: str, folder: Path, name: str = "ivr.db") -> Iterator
         pytest.fail("PostgreSQL is not reachable at IVR_TEST_POSTGRES_URL (tests/run.sh starts one)")
     with postgres_schema() as url:
         yield url
+
+
+class MigratedTemplates:
+    """Databases Alembic migrates once per test session, copied for each test instead of migrating it.
+
+    SQLite: one migrated file, copied. PostgreSQL: one migrated schema, dumped once by pg_dump
+    (schema and rows: `alembic_version` and any rows a migration seeds), and replayed into each
+    test's own schema. Built on first use from the migrations as they are now, never kept across
+    sessions: a new migration is in the next session's template. Without a usable pg_dump, each
+    PostgreSQL test is migrated by Alembic as before.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._sqlite: Path | None = None
+        self._postgres_sql: str | None = None
+        self._postgres_template: str | None = None
+
+    def sqlite_template(self) -> Path:
+        """The migrated SQLite file (migrated on first use)."""
+        if self._sqlite is None:
+            import sqlite3
+
+            from ivr.migrations import upgrade
+
+            path = self.folder / "template.db"
+            upgrade(f"sqlite:///{path}")
+            # Fold the write-ahead log into the file, so the file alone is the whole database.
+            with sqlite3.connect(path) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            self._sqlite = path
+        return self._sqlite
+
+    def postgres_sql(self) -> str | None:
+        """SQL that rebuilds the migrated schema in the schema named `{schema}`; None without pg_dump."""
+        if self._postgres_template is None:
+            from sqlalchemy import create_engine, text
+
+            from ivr.migrations import upgrade
+
+            name = f"ivr_tpl_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(POSTGRES_URL)
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{name}"'))
+            admin.dispose()
+            self._postgres_template = name
+            upgrade(f"{POSTGRES_URL}?options=-csearch_path%3D{name}")
+            self._postgres_sql = _dump_schema(name)
+        return self._postgres_sql
+
+    def close(self) -> None:
+        """Drop the PostgreSQL template schema."""
+        if self._postgres_template is not None:
+            from sqlalchemy import create_engine, text
+
+            admin = create_engine(POSTGRES_URL)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self._postgres_template}" CASCADE'))
+            admin.dispose()
+            self._postgres_template = None
+
+    @contextmanager
+    def database(self, backend: str, folder: Path, name: str = "ivr.db") -> Iterator[str]:
+        """A database at the newest revision: a copy of the template's file, or of its schema."""
+        if backend == "sqlite":
+            shutil.copyfile(self.sqlite_template(), folder / name)
+            yield f"sqlite:///{folder / name}"
+            return
+        with empty_database(backend, folder, name) as url:
+            sql = self.postgres_sql()
+            if sql is None:
+                from ivr.migrations import upgrade
+
+                upgrade(url)
+            else:
+                _replay(url, sql)
+            yield url
+
+
+def _dump_schema(schema: str) -> str | None:
+    """pg_dump of one schema (DDL and rows as INSERTs) with its name as `{schema}`; None if pg_dump fails."""
+    import re
+
+    from sqlalchemy.engine import make_url
+
+    dump = shutil.which("pg_dump")
+    if dump is None:
+        return None
+    url = make_url(POSTGRES_URL)
+    env = {**os.environ, "PGPASSWORD": url.password or ""}
+    args = [dump, "--no-owner", "--no-privileges", "--inserts", "--schema", schema,
+            "--host", url.host or "127.0.0.1", "--port", str(url.port or 5432),
+            "--username", url.username or "", "--dbname", url.database or ""]
+    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    if run.returncode != 0:
+        return None
+    lines = []
+    for line in run.stdout.splitlines():
+        if line.startswith("\\"):
+            continue  # psql meta-commands (\restrict ...): not SQL
+        if re.match(rf'^CREATE SCHEMA "?{schema}"?;$', line):
+            continue  # each test's schema exists already (empty_database)
+        lines.append(line)
+    # The template's name is random and unique (ivr_tpl_ and ten hex digits): it stands nowhere else.
+    return "\n".join(lines).replace("{", "{{").replace("}", "}}").replace(schema, "{schema}")
+
+
+def _replay(url: str, sql: str) -> None:
+    """Run the dumped SQL into the schema `url`'s search_path names."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    options = make_url(url).query.get("options", "")
+    schema = str(options).split("search_path=", 1)[1]
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(sql.format(schema=schema))
+    finally:
+        engine.dispose()

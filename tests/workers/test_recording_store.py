@@ -11,10 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,6 +26,7 @@ from ivr.storage import (
 )
 from ivr.storage.local import LocalRecordingStore
 from ivr.storage.s3 import S3RecordingStore
+from tests.support.recording_stores import Backend, s3_client
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_KEY = b"o" * 32
@@ -40,73 +38,6 @@ AUDIO = b"RIFF....WAVEfmt " + MARKER * 200
 
 def make_cipher(*keys: tuple[str, bytes]) -> Cipher:
     return Cipher(dict(keys))
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 server: a real HTTP endpoint on 127.0.0.1."""
-    pytest.importorskip("boto3")
-    moto_server = pytest.importorskip("moto.server")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-@pytest.fixture
-def bucket(moto_endpoint: str) -> str:
-    name = f"recordings-{uuid.uuid4().hex[:12]}"
-    s3_client(moto_endpoint).create_bucket(Bucket=name)
-    return name
-
-
-class Backend:
-    """A store plus raw access to what it wrote, so tests can read and tamper with blobs."""
-
-    def __init__(self, make: Any, read_raw: Any, write_raw: Any, all_raw: Any) -> None:
-        self.make = make  # cipher -> store
-        self.read_raw = read_raw  # key -> bytes
-        self.write_raw = write_raw  # (key, bytes) -> None
-        self.all_raw = all_raw  # () -> bytes of everything stored
-
-
-@pytest.fixture(params=["local", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    if request.param == "local":
-        root = tmp_path / "recordings"
-        return Backend(
-            lambda cipher: LocalRecordingStore(root, cipher),
-            lambda key: (root / key).read_bytes(),
-            lambda key, blob: (root / key).write_bytes(blob),
-            lambda: b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()),
-        )
-    endpoint = request.getfixturevalue("moto_endpoint")
-    name = request.getfixturevalue("bucket")
-    client = s3_client(endpoint)
-
-    def all_raw() -> bytes:
-        listed = client.list_objects_v2(Bucket=name).get("Contents", [])
-        return b"".join(client.get_object(Bucket=name, Key=o["Key"])["Body"].read() for o in listed)
-
-    return Backend(
-        lambda cipher: S3RecordingStore(s3_client(endpoint), name, cipher),
-        lambda key: client.get_object(Bucket=name, Key=key)["Body"].read(),
-        lambda key, blob: client.put_object(Bucket=name, Key=key, Body=blob),
-        all_raw,
-    )
 
 
 def test_put_then_open_returns_the_audio(backend: Backend) -> None:

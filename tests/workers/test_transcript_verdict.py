@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ivr.models import Case, Transcript
 from ivr.settings import Settings
-from tests.operator.console import Console, fast_password_hashes, sign_in
+from tests.operator.console import Console, sign_in
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.workers.onnx_asr_model import WORDS, build_gigaam_ctc
 from tests.workers.test_jobs_support import add_intake, run_jobs
@@ -28,7 +28,7 @@ from workers.transcriber.bundled_model import bundled_model_dir
 from workers.transcriber.faster_whisper import FasterWhisperTranscriber
 from workers.transcriber.verdict import has_loop, judge, judge_transcript, speech_seconds, words_of
 
-__all__ = ["fast_password_hashes"]
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 TEXTS = {"en": ENGLISH, "ru": RUSSIAN, "kk": KAZAKH}
 
 
