@@ -1,6 +1,6 @@
 """What `ivr flow check` and the admin pages report: each problem with file, line, node and a fix.
 
-The flow schema finds the problems; this module places them (prompt files are traced back to
+Loading the flow (ivr.flow.loading) finds the problems; this module places them (prompt files are traced back to
 the message or region that needs them), sorts them into kinds, and adds a plain-language fix
 for the admin, who edits YAML but is not a programmer. It also checks what only shows across
 files: the lines file, two lines' flows sharing a name, two flows wanting different words in
@@ -181,7 +181,7 @@ def _safe_yaml(text: str) -> dict[str, Any]:
 
 
 def describe(problem: FlowProblem, raw: dict[str, Any] | None = None) -> Finding:
-    """A schema problem as a finding: its kind, its node where the file shows one, and a fix."""
+    """A problem loading found, as a finding: its kind, its node where the file shows one, and a fix."""
     raw = raw or {}
     kind, fix = classify(problem.message, raw)
     node = problem.node
@@ -262,7 +262,7 @@ _KEY_FIX = "use a single keypad key: 0-9 or * (Twilio treats # as the end of inp
 _NUMBER_FIX = ('write the number as Twilio shows it, in quotes: a plus, the country code and the digits, '
                'e.g. "+77172141424"')
 
-# (pattern on the schema's message, kind, fix); the fix may use the pattern's groups and {suggest}.
+# (pattern on the loader's message, kind, fix); the fix may use the pattern's groups and {suggest}.
 _RULES: tuple[tuple[str, str, str], ...] = (
     (r"not valid YAML", "yaml-syntax",
      "look at this line and the one above it: indent with spaces (never tabs), put a space after each colon, "
