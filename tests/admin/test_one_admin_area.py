@@ -85,3 +85,21 @@ def test_an_admin_lands_in_the_admin_area_and_signing_out_works_from_it(app, con
     token = csrf_token(client, login)
     back = client.post(login, data={"username": "root", "password": PASSWORD, "csrf_token": token})
     assert back.status_code == 302 and back.headers["Location"] == "/admin/system"
+
+
+@pytest.mark.parametrize(("locale", "words"), [
+    ("ru", ("Действующие сценарии звонка", "Пробный звонок", "Пользователи", "Выйти")),
+    ("kk", ("Қолданыстағы қоңырау сценарийлері", "Сынақ қоңырауы", "Шығу")),
+    ("en", ("Flows in service", "Try a call", "Sign out")),
+])
+def test_admin_pages_speak_the_persons_language(console: Console, make_client, locale: str,  # type: ignore[no-untyped-def]
+                                                words: tuple[str, ...]) -> None:
+    console.add_user("root", role="admin", locale=locale)
+    client = make_client("root")
+    bodies = {path: client.get(path).get_data(as_text=True) for path in ADMIN_PAGES}
+    for path, body in bodies.items():
+        assert f'<html lang="{locale}">' in body, path
+        assert not re.search(r">\s*(admin|nav|users|system)\.[a-z_.]+\s*<", body), path  # no key shown raw
+    everything = " ".join(bodies.values())
+    for word in words:
+        assert word in everything, word
