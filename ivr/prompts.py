@@ -222,6 +222,18 @@ def _synthesize(tools: tuple[str, str], prompt: _Prompt, target: Path) -> None:
     os.replace(partial, target)  # the line never serves half a file
 
 
+def speak(language: Language, text: str) -> bytes:
+    """`text` rendered by espeak-ng the way placeholders are: 8 kHz mono 16-bit WAV bytes.
+
+    For free text the line must say in a language Twilio has no voice for (an operator's message
+    in Kazakh); PromptError if the tools are missing or fail.
+    """
+    with tempfile.TemporaryDirectory(prefix="ivr-speak-") as scratch:
+        target = Path(scratch) / "spoken.wav"
+        _synthesize(_tools(), _Prompt(language, text, studio=False), target)
+        return target.read_bytes()
+
+
 def _run(command: list[str], stdin: str | None = None) -> None:
     try:
         subprocess.run(

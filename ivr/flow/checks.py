@@ -12,6 +12,7 @@ from ivr.flow.model import (
     DTMF_KEYS,
     LOOKUP_OUTCOMES,
     MAX_MENU_OPTIONS,
+    OPTIONAL_OUTCOMES,
     SETTABLE,
     WAITING_KINDS,
     CaseStatusRef,
@@ -126,7 +127,7 @@ class Checker:
                 self.problem([*loc, name], f"cannot set {name!r}; settable: {', '.join(SETTABLE)}")
             elif name == "language" and value not in self.doc.languages:
                 self.problem([*loc, name], f"language {value!r} is not enabled")
-            elif name in ("anonymous", "urgent") and not isinstance(value, bool):
+            elif name in ("anonymous", "urgent", "reply") and not isinstance(value, bool):
                 self.problem([*loc, name], f"{name} must be true or false")
             elif name == "contact" and value not in ("caller", None):
                 self.problem([*loc, name], "contact can only be set to caller (the calling number)")
@@ -143,7 +144,7 @@ class Checker:
         if isinstance(node, LookupNode):
             expected = LOOKUP_OUTCOMES[node.op]
             for outcome, target in node.outcomes.items():
-                if outcome not in expected:
+                if outcome not in expected and outcome not in OPTIONAL_OUTCOMES.get(node.op, ()):
                     self.problem([*loc, "outcomes", outcome],
                                  f"{node.op} has no outcome {outcome!r}; it has {', '.join(expected)}")
                 self.check_target([*loc, "outcomes", outcome], target)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from ivr.cases.reference import is_valid_reference
 from ivr.flow.model import (
@@ -39,6 +39,16 @@ MAX_HOPS = 64
 
 
 @dataclass(frozen=True)
+class ThreadItem:
+    """One message for the reporter: text read in its language's voice, or audio (`has_audio`) played."""
+
+    message_id: int
+    language: str | None
+    text: str | None
+    has_audio: bool = False
+
+
+@dataclass(frozen=True)
 class CallState:
     """Everything the line knows about one call between two webhooks."""
 
@@ -60,6 +70,13 @@ class CallState:
     # New fields go last, with defaults: tokens sealed before them still unseal (call_state.py).
     region_heard: str | None = None  # a spoken region read back, waiting for the caller's yes
     reads_reference: bool = False  # this step reads the reference out: the next webhook means it was heard
+    # The thread with the reporter (ivr/cases/thread.py): the messages to say in this step (never
+    # sealed into a URL), the ids of those said in this call ("12,15": a marker, no content), whether
+    # this step says them (the next webhook means they were heard), and whether a recording answers them.
+    thread: tuple[ThreadItem, ...] | None = None
+    thread_ids: str | None = None
+    reads_thread: bool = False
+    is_reply: bool = False
 
 
 # --------------------------------------------------------------------------- events
@@ -113,6 +130,7 @@ class LookupDone:
     case_status: str | None = None
     reporter_message: str | None = None
     pin: str | None = None
+    thread: tuple[ThreadItem, ...] = ()
 
 
 Event = Start | Digits | Speech | NoInput | Recorded | DialEnded | LookupDone
@@ -144,7 +162,14 @@ class PlayRecording:
     recording_sid: str
 
 
-Speakable = Say | Play | PlayRecording
+@dataclass(frozen=True)
+class PlayMessage:
+    """A message for the reporter that is audio (an operator's voice, or rendered by the line)."""
+
+    message_id: int
+
+
+Speakable = Say | Play | PlayRecording | PlayMessage
 
 
 @dataclass(frozen=True)
@@ -191,7 +216,7 @@ class Lookup:
     op: str
 
 
-Action = Say | Play | PlayRecording | Gather | Record | Dial | Hangup | Lookup
+Action = Say | Play | PlayRecording | PlayMessage | Gather | Record | Dial | Hangup | Lookup
 
 
 @dataclass(frozen=True)
@@ -230,7 +255,8 @@ def step(flow: Flow, state: CallState, event: Event) -> Step:
 
 def _is_shared(state: CallState, event: Event) -> bool:
     """Steps many callers take alike (the menus); nothing a caller keyed in or was given is kept."""
-    personal = (state.contact, state.reference, state.pin, state.recording_sid, state.reporter_message)
+    personal = (state.contact, state.reference, state.pin, state.recording_sid, state.reporter_message,
+                state.thread, state.thread_ids)
     if any(value is not None for value in personal):
         return False
     # Menu keys and region codes only: a number keyed in (phone, reference, PIN) is never kept.
@@ -313,6 +339,9 @@ def _lookup(flow: Flow, state: CallState, node: LookupNode, event: LookupDone) -
         if outcome == "ok":
             state = replace(state, is_followup=True, pin=None, pin_tries=0,
                             case_status=event.case_status, reporter_message=event.reporter_message)
+            state = _with_thread(state, event.thread)
+            if event.thread and "messages" in node.outcomes:
+                outcome = "messages"  # new messages: the flow's way to hear and answer them
         else:
             # Three wrong PINs end the call, whatever the reason: guessing must stay hopeless.
             tries = state.pin_tries + 1
@@ -321,11 +350,26 @@ def _lookup(flow: Flow, state: CallState, node: LookupNode, event: LookupDone) -
                 outcome = "ended"
     elif node.op == "issue_pin" and outcome == "ok":
         state = replace(state, pin=event.pin)
+    elif node.op == "replay_messages":
+        outcome = "ok" if event.thread else "failed"
+        state = _with_thread(state, event.thread) if event.thread else state
     if outcome not in node.outcomes:
         # Never let an unexpected answer open the way: take the op's failure path.
-        outcome = "failed" if node.op == "issue_pin" else ("ended" if outcome == "ended" else "wrong")
+        outcome = "failed" if node.op != "verify_reference" else ("ended" if outcome == "ended" else "wrong")
     target = node.outcomes[outcome]
     return _enter(flow, replace(state, tries=0), target, ())
+
+
+def _with_thread(state: CallState, items: tuple[ThreadItem, ...]) -> CallState:
+    """The messages to say now, and the marker of which they are (for heard, replay and replies)."""
+    if not items:
+        return replace(state, thread=None)
+    return replace(state, thread=items, thread_ids=",".join(str(item.message_id) for item in items))
+
+
+def thread_ids(state: CallState) -> list[int]:
+    """The ids of the messages said to the reporter in this call (from the URL's marker)."""
+    return [int(part) for part in (state.thread_ids or "").split(",") if part.isascii() and part.isdigit()]
 
 
 def _region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Step:
@@ -433,6 +477,8 @@ def _apply(state: CallState, values: dict[str, Any]) -> CallState:
             changes["is_urgent"] = value
         elif name == "contact":
             changes["contact"] = value
+        elif name == "reply":
+            changes["is_reply"] = bool(value)
     return _keep_anonymous(replace(state, **changes))
 
 
@@ -452,10 +498,13 @@ def _enter(
     """Run nodes that do not wait (say, set, empty dial) until one waits or hangs up."""
     actions: list[Action] = list(before)
     state = replace(state, reads_reference=False) if state.reads_reference else state
+    state = replace(state, reads_thread=False) if state.reads_thread else state
     for _ in range(MAX_HOPS):
         node = flow.node(node_id)
         state = replace(state, node=node_id) if keep_tries else replace(state, node=node_id, tries=0)
         keep_tries = False
+        if state.thread and any(isinstance(i, ReporterMessageRef) for i in getattr(node, "say", ())):
+            state = replace(state, reads_thread=True)
         if isinstance(node, SayNode):
             if node.no_reference is not None and not state.reference:
                 node_id = node.no_reference  # nothing kept to read out: say so, never empty numbers
@@ -497,7 +546,7 @@ SKIP_WAIT_S = 1  # Twilio's shortest Gather timeout: the pause after prompts nob
 
 
 def _speakable(actions: tuple[Action, ...] | list[Action]) -> tuple[Speakable, ...]:
-    return tuple(a for a in actions if isinstance(a, Say | Play | PlayRecording))
+    return tuple(a for a in actions if isinstance(a, Say | Play | PlayRecording | PlayMessage))
 
 
 def _skippable(actions: tuple[Action, ...] | list[Action]) -> tuple[Action, ...]:
@@ -555,7 +604,9 @@ def _say(flow: Flow, state: CallState, items: list[SayItem]) -> tuple[Action, ..
                 actions.append(_region_name(flow, _language(flow, state), region.code))
             continue
         if isinstance(item, ReporterMessageRef):
-            if state.reporter_message:
+            if state.thread:
+                actions += _thread(flow, state, state.thread)
+            elif state.reporter_message:
                 if "reporter_message_intro" in flow.doc.messages:
                     actions.append(_message(flow, "reporter_message_intro", _language(flow, state)))
                 actions.append(_free_text(flow, _language(flow, state), state.reporter_message))
@@ -580,6 +631,22 @@ def _message(flow: Flow, key: str, language: Language) -> Say | Play:
         return Play(message.audio or f"{language}/{key}.wav")
     assert config.voice and config.tts_language  # validated on load
     return Say(message.text, config.voice, config.tts_language)
+
+
+def _thread(flow: Flow, state: CallState, items: tuple[ThreadItem, ...]) -> tuple[Action, ...]:
+    """The messages, oldest first so the newest is said last, each in its own language's voice."""
+    actions: list[Action] = []
+    call_language = _language(flow, state)
+    intro = "new_messages_intro" if len(items) > 1 else "reporter_message_intro"
+    if intro in flow.doc.messages:
+        actions.append(_message(flow, intro, call_language))
+    for item in items:
+        if item.has_audio:
+            actions.append(PlayMessage(item.message_id))
+        elif item.text:
+            language = item.language if item.language in flow.doc.languages else call_language
+            actions.append(_free_text(flow, cast(Language, language), item.text))
+    return tuple(actions)
 
 
 def _free_text(flow: Flow, language: Language, text: str) -> Say:

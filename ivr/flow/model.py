@@ -17,7 +17,7 @@ from ivr.flow.problems import FlowProblem
 Language = Literal["kk", "ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("kk", "ru", "en")
 DTMF_KEYS = frozenset("0123456789*#")
-SETTABLE = ("language", "anonymous", "urgent", "contact")
+SETTABLE = ("language", "anonymous", "urgent", "contact", "reply")
 MAX_MENU_OPTIONS = 9
 
 # --------------------------------------------------------------------------- the model
@@ -100,7 +100,10 @@ SayItem = Annotated[
                                        "{region: true}"),
 ]
 CASE_STATUSES = ("new", "in_review", "forwarded", "closed")
-LOOKUP_OUTCOMES = {"verify_reference": ("ok", "wrong", "ended"), "issue_pin": ("ok", "failed")}
+LOOKUP_OUTCOMES = {"verify_reference": ("ok", "wrong", "ended"), "issue_pin": ("ok", "failed"),
+                   "replay_messages": ("ok", "failed")}
+# Outcomes a flow may give a way of its own, or leave to "ok".
+OPTIONAL_OUTCOMES = {"verify_reference": ("messages",)}
 
 
 def _items(*keys: str) -> list[SayItem]:
@@ -166,10 +169,12 @@ class LookupNode(_Strict):
 
     `verify_reference`: ok | wrong | ended (too many wrong PINs in this call).
     `issue_pin`: ok | failed.
+    `replay_messages`: ok | failed (no messages were said in this call).
+    `verify_reference` may also name `messages`: where a reporter with new messages goes.
     """
 
     kind: Literal["lookup"]
-    op: Literal["verify_reference", "issue_pin"]
+    op: Literal["verify_reference", "issue_pin", "replay_messages"]
     say: list[SayItem] = Field(default_factory=list)
     outcomes: dict[str, str]
 

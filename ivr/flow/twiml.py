@@ -12,6 +12,7 @@ from ivr.flow.engine import (
     Gather,
     Hangup,
     Play,
+    PlayMessage,
     PlayRecording,
     Record,
     Say,
@@ -44,6 +45,9 @@ class VoiceUrls(Protocol):
     def line_number(self) -> str | None:
         """The hotline's own number: the caller ID shown when transferring, never the caller's."""
 
+    def thread_audio(self, message_id: int) -> str:
+        """A message for the reporter as audio: a signed, short-lived URL good for this call only."""
+
 
 def to_twiml(result: Step, urls: VoiceUrls) -> str:
     """The TwiML document for one step of a call."""
@@ -62,7 +66,7 @@ _HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
 
 
 def _render(action: Action, state: CallState, urls: VoiceUrls) -> str:
-    if isinstance(action, Say | Play | PlayRecording):
+    if isinstance(action, Say | Play | PlayRecording | PlayMessage):
         return _speak(action, urls)
     if isinstance(action, Gather):
         prompts = "".join(_speak(prompt, urls) for prompt in action.prompts)
@@ -109,6 +113,8 @@ def _speak(action: Action, urls: VoiceUrls) -> str:
         return f"<Play>{_escape(urls.prompt(action.prompt))}</Play>"
     if isinstance(action, PlayRecording):
         return f"<Play>{_escape(urls.recording(action.recording_sid))}</Play>"
+    if isinstance(action, PlayMessage):
+        return f"<Play>{_escape(urls.thread_audio(action.message_id))}</Play>"
     return ""
 
 

@@ -147,12 +147,13 @@ def guard_console(blueprint: Blueprint, *, scripts: bool = True) -> None:
 
     @blueprint.after_request
     def _security_headers(response: Response) -> Response:
-        # Nothing is loaded from elsewhere: no CDN, no fonts, no frames.
+        # Nothing is loaded from elsewhere: no CDN, no fonts, no frames. Media may be a blob: the
+        # page's own recording of a voice message, heard back before it is sent.
         script_src = "'self'" if scripts else "'none'"
         response.headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src {script_src}; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            f"default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; "
+            f"script-src {script_src}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -18,10 +18,12 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, request, send_from_directory
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import metrics, sids
-from ivr.cases import followup
+from ivr import audio_stream, metrics, sids
+from ivr.cases import followup, thread
+from ivr.cases.recordings import Unavailable
 from ivr.cases.reference import PIN_DIGITS
 from ivr.crypto import DecryptionError
 from ivr.flow import engine
@@ -29,11 +31,13 @@ from ivr.flow.engine import CallState, Lookup, Step
 from ivr.flow.model import Flow
 from ivr.flow.twiml import to_twiml
 from ivr.intake import CallFacts, claim_for_enqueue, enqueue_claimed, ensure_call, record_call_end, record_intake
+from ivr.models import Call
 from ivr.queueing import enqueue_forget_call
 from ivr.services import Services, services
 from ivr.settings import Settings
 from ivr.voice import credentials, fallback
 from ivr.voice.signature import require_twilio_signature
+from ivr.voice.thread_audio import ThreadAudioTokens, TokenInvalid
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
@@ -143,6 +147,10 @@ class FlaskVoiceUrls:
         """The number the caller dialled (ours), shown as caller ID on transfers."""
         return request.form.get("To") or None
 
+    def thread_audio(self, message_id: int) -> str:
+        """A message for the reporter as audio: a sealed, short-lived URL for this call only."""
+        return f"{self.base}/voice/thread-audio/{_audio_tokens(self.svc).mint(message_id, self.call_sid)}"
+
     def recording(self, recording_sid: str) -> str:
         """The caller's recording at Twilio (still there: the worker deletes it after the call)."""
         settings = self.svc.settings
@@ -211,12 +219,17 @@ def _resolve_lookups(svc: Services, flow: Flow, result: Step) -> Step:
                 done = followup.verify_reference(svc.sessions, svc.pins, state.reference, state.pin, limits=(
                     followup.GuessLimits(settings.followup_max_failures, settings.followup_lock_minutes,
                                          settings.followup_max_failures_per_hour)))
+            elif op == "replay_messages":
+                with svc.sessions() as session:
+                    case_call = followup.original_call(session, state.reference or "") if state.is_followup else None
+                    items = thread.items(session, case_call.id, engine.thread_ids(state)) if case_call else ()
+                done = engine.LookupDone("ok" if items else "failed", thread=items)
             else:
                 with svc.sessions.begin() as session:
                     done = followup.issue_new_pin(session, svc.pins, state.reference, flow.doc.limits.pin_digits)
         except SQLAlchemyError:
             log.exception("followup.lookup_failed", extra={"op": op})
-            done = engine.LookupDone("failed" if op == "issue_pin" else "wrong")
+            done = engine.LookupDone("wrong" if op == "verify_reference" else "failed")
         following = engine.step(flow, state, done)
         result = replace(following, actions=(*result.actions[:-1], *following.actions))
     raise RuntimeError("lookups chained without waiting for the caller")
@@ -279,8 +292,34 @@ def step() -> Response:
     if state is None:
         return _twiml(fallback.record_twiml(svc, call_sid))
     flow = svc.flows.get(state.flow_version)
+    if state.reads_thread:
+        state = _messages_heard(svc, state)
     result = engine.step(flow, state, _event(request.form, request.args.get("e")))
     return _respond(svc, flow, call_sid, state, result)
+
+
+def _messages_heard(svc: Services, state: CallState) -> CallState:
+    """The reporter stayed on past the messages (a key or the end of them): they were heard."""
+    if state.is_followup:
+        try:
+            with svc.sessions.begin() as session:
+                call = followup.original_call(session, state.reference or "")
+                if call is not None:
+                    thread.mark_heard(session, call, engine.thread_ids(state),
+                                      svc.settings.anonymous_time_resolution_minutes)
+        except SQLAlchemyError:
+            log.warning("thread.heard_not_recorded")  # they are said again next time: no harm
+    return replace(state, reads_thread=False)
+
+
+def _audio_tokens(svc: Services) -> ThreadAudioTokens:
+    tokens = _tokens.get(id(svc))
+    if tokens is None:
+        tokens = _tokens[id(svc)] = ThreadAudioTokens(svc.settings.session_secret)
+    return tokens
+
+
+_tokens: dict[int, ThreadAudioTokens] = {}
 
 
 @bp.post("/recorded")
@@ -393,6 +432,29 @@ def prompt_audio(name: str) -> Response:
     return response
 
 
+@bp.get("/thread-audio/<token>")
+@timed
+def thread_audio(token: str) -> Response:
+    """An audio message for the reporter, for Twilio's <Play> in the follow-up call it was minted for."""
+    svc = services()
+    try:
+        message_id, call_sid = _audio_tokens(svc).read(token)
+    except TokenInvalid:
+        abort(404)
+    with svc.sessions() as session:
+        ended = session.scalar(select(Call.status).where(Call.call_sid == call_sid))
+        if ended is not None and ended != "in-progress":
+            abort(410)  # that call is over: its links play nothing any more
+        key = thread.audio_key(session, message_id)
+    if key is None:
+        abort(404)
+    try:
+        audio = audio_stream.read_audio(key)
+    except Unavailable:
+        abort(404)
+    return audio_stream.audio_response(request, audio)
+
+
 def _file_report(
     svc: Services, call_sid: str, state: CallState, recording_sid: str, duration_s: int | None, *, is_ready: bool
 ) -> CallState:
@@ -450,6 +512,9 @@ def _file_followup(
                 session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready,
                 kind="followup", actor="voice:followup", source_call_sid=call_sid,
             )
+            ids = engine.thread_ids(state)
+            thread.file_reporter_recording(session, call, intake, ids[-1] if state.is_reply and ids else None,
+                                           svc.settings.anonymous_time_resolution_minutes)
             intake_id = intake.id
             claimed = is_ready and claim_for_enqueue(session, intake.id)
     except SQLAlchemyError:

@@ -29,6 +29,7 @@ from ivr.flow.engine import (
     Speech,
     Start,
     Step,
+    ThreadItem,
     start,
     step,
 )
@@ -649,7 +650,9 @@ def test_real_flow_offers_the_follow_up_on_nine(flow: Flow) -> None:
     assert flow.node("followup_pin").save_as == "pin"
     check = flow.node("followup_check")
     assert check.kind == "lookup" and check.op == "verify_reference"
-    assert set(check.outcomes) == set(LOOKUP_OUTCOMES["verify_reference"]) == {"ok", "wrong", "ended"}
+    assert set(LOOKUP_OUTCOMES["verify_reference"]) == {"ok", "wrong", "ended"}
+    # New messages from the operators have a way of their own: heard, replayed, answered.
+    assert set(check.outcomes) == {"ok", "wrong", "ended", "messages"}
 
 
 @pytest.mark.parametrize("language", ["ru", "kk"])
@@ -1132,7 +1135,12 @@ def lookup_done(rng: random.Random, op: str) -> LookupDone:
         return LookupDone(outcome)
     if op == "issue_pin":
         return LookupDone("ok", pin=f"{rng.randrange(10_000):04d}")
-    return LookupDone("ok", case_status=rng.choice(CASE_STATUSES), reporter_message=rng.choice([None, "Перезвоните."]))
+    # New messages in the thread (the second one recorded, played as audio), or none.
+    thread = rng.choice([(), (ThreadItem(3, "en", "Call us."), ThreadItem(4, "kk", None, has_audio=True))])
+    if op == "replay_messages":
+        return LookupDone("ok", thread=thread or (ThreadItem(3, "ru", "Перезвоните."),))
+    return LookupDone("ok", case_status=rng.choice(CASE_STATUSES), reporter_message=rng.choice([None, "Перезвоните."]),
+                      thread=thread)
 
 
 def answer_lookups(flow: Flow, result: Step, rng: random.Random, seen: set[tuple[str, str]] | None = None) -> Step:
@@ -1265,7 +1273,8 @@ def test_random_calls_through_the_real_flow_always_wait_or_hang_up(
         waiting.add("duty_officer")
     hangups = {n for n, node in nodes.items() if node.kind == "hangup"}
     lookups = {n: node.op for n, node in nodes.items() if node.kind == "lookup"}  # type: ignore[union-attr]
-    assert lookups == {"followup_check": "verify_reference", "followup_new_pin": "issue_pin"}
+    assert lookups == {"followup_check": "verify_reference", "followup_new_pin": "issue_pin",
+                       "followup_replay": "replay_messages"}
     assert walked.rested == waiting, "the walks did not visit every node a call can rest at"
     assert walked.left >= (waiting - hangups) | set(lookups)
     assert walked.looked_up == {(n, outcome) for n, op in lookups.items() for outcome in LOOKUP_OUTCOMES[op]}

@@ -403,7 +403,7 @@ def test_languages_named_in_a_node_must_be_enabled(old: str, new: str, needle: s
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("{colour: red}", "cannot set 'colour'; settable: language, anonymous, urgent, contact"),
+        ("{colour: red}", "cannot set 'colour'; settable: language, anonymous, urgent, contact, reply"),
         ("{anonymous: maybe}", "anonymous must be true or false"),
         ("{urgent: 1}", "urgent must be true or false"),
         ('{contact: "+77010000000"}', "contact can only be set to caller (the calling number)"),
@@ -680,7 +680,8 @@ def test_lookup_flow_is_valid() -> None:
     check, renew, ref = flow.node("check"), flow.node("renew"), flow.node("ref")
     assert (check.kind, check.op, renew.op) == ("lookup", "verify_reference", "issue_pin")  # type: ignore[union-attr]
     assert (ref.check_digit, flow.node("pin").check_digit) == (True, False)  # type: ignore[union-attr]
-    assert LOOKUP_OUTCOMES == {"verify_reference": ("ok", "wrong", "ended"), "issue_pin": ("ok", "failed")}
+    assert LOOKUP_OUTCOMES == {"verify_reference": ("ok", "wrong", "ended"), "issue_pin": ("ok", "failed"),
+                               "replay_messages": ("ok", "failed")}
 
 
 def test_lookup_outcome_the_op_does_not_have_is_refused() -> None:

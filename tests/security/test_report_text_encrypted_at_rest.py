@@ -28,10 +28,10 @@ from sqlalchemy.engine import make_url
 from ivr.crypto import ENCRYPTED_COLUMNS, Cipher
 from ivr.db import Base, make_engine, make_sessionmaker
 from ivr.migrations import alembic_config, upgrade
-from ivr.models import Call, Case, CaseDetail, CaseNote, Transcript
+from ivr.models import Call, Case, CaseDetail, CaseNote, ThreadMessage, Transcript
 from ivr.settings import Settings
 from tests.conftest import DATA_KEY
-from tests.operator.console import Console, post_form
+from tests.operator.console import Console, console, fast_password_hashes, make_client, post_form
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.services import empty_database
 from tests.workers.test_jobs_support import FakeTranscriber, add_intake, call_of
@@ -39,7 +39,7 @@ from workers.deps import WorkerDeps
 from workers.intake import process_intake
 from workers.transcription import transcribe_intake
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashes")
+__all__ = ["console", "fast_password_hashes", "make_client"]
 
 # Each text carries a Cyrillic and a Latin word that appear nowhere else in a database.
 REPORT = "Аким Жолдасбеков потребовал пятьсот тысяч, Zholdasbekov said pay by Friday"
@@ -52,7 +52,7 @@ WORDS = (
 )
 TEXT_COLUMNS = {("transcripts", "text"), ("transcripts", "segments"), ("case_notes", "text"),
                 ("case_details", "reporter_message"), ("transcript_versions", "text"),
-                ("saved_filters", "name"), ("saved_filters", "query")}
+                ("saved_filters", "name"), ("saved_filters", "query"), ("thread_messages", "text")}
 
 
 def needles() -> list[bytes]:
@@ -155,7 +155,7 @@ def test_report_text_encrypted_at_rest(
     assert [t["segments"][0]["text"] for t in transcripts] == [REPORT, FOLLOWUP]
     assert [n["text"] for n in body["notes"]] == [NOTE] and body["reporter_message"] == MESSAGE
     with deps.sessions() as session:  # what ivr.cases.followup reads for the caller, and retention loads
-        assert session.get_one(CaseDetail, case_id).reporter_message == MESSAGE
+        assert session.scalars(select(ThreadMessage.text)).one() == MESSAGE  # the thread with the reporter
         assert [t.text for t in session.scalars(select(Transcript).order_by(Transcript.id))] == [REPORT, FOLLOWUP]
 
     app.extensions["ivr"].close()
@@ -165,7 +165,7 @@ def test_report_text_encrypted_at_rest(
     raw = sa.create_engine(make_url(settings.database_url))
     with raw.connect() as conn:
         for table, column in TEXT_COLUMNS:
-            for (value,) in conn.execute(sa.text(f"SELECT {column} FROM {table}")):
+            for (value,) in conn.execute(sa.text(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")):
                 assert isinstance(value, bytes | memoryview), (table, column, value)
                 assert Cipher.key_id_of(bytes(value)) == settings.data_key_id
     raw.dispose()

@@ -170,12 +170,13 @@ def test_operator_message_is_read_to_the_reporter(app, twilio: TwilioSimulator) 
 
 
 def test_message_an_operator_left_is_read_on_the_phone(app, twilio: TwilioSimulator) -> None:
-    from ivr.models import CaseDetail
+    from ivr.models import ThreadMessage
 
     reference, pin = report(app, twilio)
     with app.extensions["ivr"].sessions.begin() as session:
         case = session.scalars(select(Case).where(Case.reference == reference)).one()
-        session.add(CaseDetail(case_id=case.id, reporter_message="Пожалуйста, позвоните нам ещё раз в понедельник."))
+        session.add(ThreadMessage(call_id=case.call_id, direction="to_reporter", language="ru",
+                                  text="Пожалуйста, позвоните нам ещё раз в понедельник."))
     result = twilio.call([Press("2"), Press("9"), Press(reference), Press(pin), Press("3")])
     said = result.said()
     spoken = said[said.index(msg(app, "reporter_message_intro")) + 1]
