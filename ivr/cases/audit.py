@@ -79,14 +79,16 @@ def _audit_rows(session: Session, query: Any, viewer: Principal | None = None) -
     by_call: dict[int, Case] = {}
     by_id: dict[int, Case] = {}
     if call_ids or case_ids:
-        for case in session.scalars(select(Case).where(Case.call_id.in_(call_ids) | Case.id.in_(case_ids))):
-            by_call[case.call_id] = by_id[case.id] = case
+        for found in session.scalars(select(Case).where(Case.call_id.in_(call_ids) | Case.id.in_(case_ids))):
+            by_call[found.call_id] = by_id[found.id] = found
     recordings = _recording_numbers(session, {event.intake_id for event in events if event.intake_id})
     rows = []
     for event in events:
         actor_id = event.actor.split(":", 1)[1] if event.actor.startswith("operator:") else ""
         detail = dict(event.detail or {})
-        case = by_id.get(detail.get("case_id")) or by_call.get(event.call_id)  # type: ignore[arg-type]
+        case_id, call_id = detail.get("case_id"), event.call_id
+        case = (by_id.get(case_id) if isinstance(case_id, int) else None) or (
+            by_call.get(call_id) if call_id is not None else None)
         assignee = detail.get("assignee_id")
         rows.append(
             AuditRow(
