@@ -109,10 +109,11 @@ def test_operator_works_a_real_report_and_the_supervisor_audits_it(
     page.wait_for_url(f"**/operator/cases/{case_id}")
     audio = page.locator("audio#player-" + str(_intake_id(app, case_id)))
     assert audio.get_attribute("data-version") == "disguised"
+    assert audio.get_attribute("preload") == "none"  # opening the case fetches no audio: playing does
+    audio.evaluate("a => a.play()")
     page.wait_for_function("a => a.readyState >= 1 && a.duration > 0", arg=audio.element_handle(), timeout=15000)
     duration = audio.evaluate("a => a.duration")
     assert duration == pytest.approx(wav_seconds(espeak_wav(SPEECH)), abs=1.5)
-    audio.evaluate("a => a.play()")
     page.wait_for_function("a => !a.paused && a.currentTime > 0.2", arg=audio.element_handle(), timeout=15000)
     segments = page.locator("button.segment")
     assert segments.count() >= 1
