@@ -10,7 +10,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,6 +102,15 @@ def queue_live() -> str:
     with services().sessions() as db:
         context = _queue_context(db)
     return render_template("operator/_queue_live.html", **context)
+
+
+@bp.get("/queue/urgent")
+@cases_only
+def queue_urgent() -> Response:
+    """Urgent cases nobody has taken, as JSON: a background tab (no table refresh) still alerts."""
+    with services().sessions() as db:
+        waiting = case_queue.urgent_waiting(db, principal())
+    return jsonify(count=len(waiting), cases=[{"id": row.id, "reference": row.reference} for row in waiting])
 
 
 # ---------------------------------------------------------------- one case

@@ -121,3 +121,36 @@ def test_the_button_asks_for_permission(browser: Any, live_server: Any) -> None:
         assert page.evaluate("window.__seen.played.length") >= 1  # the click unlocks the sound
     finally:
         context.close()
+
+
+HIDDEN = """
+(() => {
+  // A background tab, as the page sees it: document.hidden and visibilityState follow window.__hidden.
+  Object.defineProperty(document, "hidden", {get: () => window.__hidden === true, configurable: true});
+  Object.defineProperty(document, "visibilityState",
+                        {get: () => (window.__hidden === true ? "hidden" : "visible"), configurable: true});
+})();
+"""
+
+
+def test_a_background_tab_still_alerts(browser: Any, live_server: Any) -> None:
+    """The table refresh pauses in a hidden tab (console.js); the urgent alert keeps asking."""
+    app, base = live_server()
+    console = Console(app)
+    console.add_user("aktobe", regions=["04"], locale="kk")
+    context = browser.new_context(locale="kk-KZ")
+    context.grant_permissions(["notifications"], origin=base)
+    context.add_init_script(OBSERVE)
+    context.add_init_script(HIDDEN)
+    page = context.new_page()
+    try:
+        _sign_in(page, base, "aktobe")
+        page.evaluate("() => { window.__hidden = true; }")
+        urgent = console.add_case(region="13", is_urgent=True)  # another region: the duty queue
+        page.wait_for_function("() => window.__seen.notifications.length === 1", timeout=5000)
+        [note] = page.evaluate("window.__seen.notifications")
+        assert note["title"] == "Шұғыл өтініш" and console.case(urgent.id).reference in note["body"]
+        assert page.title().startswith("(1) ")
+        assert page.locator(f'tr[data-case="{urgent.id}"]').count() == 0  # the table itself waited
+    finally:
+        context.close()

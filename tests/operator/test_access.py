@@ -206,3 +206,17 @@ def test_the_api_applies_the_same_duty_rule(app, console: Console) -> None:
     client = app.test_client()
     for name, expected in (("urgent_elsewhere", 200), ("no_region", 200), ("ordinary_elsewhere", 404)):
         assert client.get(f"/api/cases/{cases[name].id}", headers=headers).status_code == expected, name
+
+
+def test_the_urgent_list_for_background_tabs_keeps_to_the_same_rule(app, console: Console) -> None:
+    cases = _duty_world(console)
+    console.add_user("root", role="admin")
+    almaty = app.test_client()
+    sign_in(almaty, "almaty")
+    listed = almaty.get("/operator/queue/urgent").get_json()
+    expected = sorted([cases["urgent_elsewhere"].id, cases["urgent_no_region"].id])
+    assert listed["count"] == 2 and sorted(c["id"] for c in listed["cases"]) == expected
+    admin = app.test_client()
+    sign_in(admin, "root")
+    assert admin.get("/operator/queue/urgent").status_code == 403
+    assert app.test_client().get("/operator/queue/urgent").status_code in (302, 401)

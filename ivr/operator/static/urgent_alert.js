@@ -56,8 +56,9 @@
       };
     }
 
-    function update() {
-      var state = readState();
+    function update() { apply(readState()); }
+
+    function apply(state) {
       if (!state) { return; }
       var key = state.count + ":" + state.ids.join(",");
       if (key === last) { return; }
@@ -86,6 +87,25 @@
       box.addEventListener("queue:refreshed", update);
     }
     update();
+
+    // The table refresh pauses while the tab is hidden; the alert must not. A hidden tab asks the
+    // small JSON list instead (browsers may slow a background tab's timers, down to once a minute).
+    var interval = (parseInt(panel.dataset.interval, 10) || 4) * 1000;
+    var busy = false;
+    window.setInterval(function () {
+      if (!document.hidden || busy) { return; }
+      busy = true;
+      fetch(panel.dataset.src, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})
+        .then(function (response) { return response.ok && !response.redirected ? response.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          apply({count: data.count,
+                 ids: data.cases.map(function (c) { return String(c.id); }),
+                 refs: data.cases.map(function (c) { return c.reference || ""; })});
+        })
+        .catch(function () { /* offline for a moment */ })
+        .then(function () { busy = false; });
+    }, interval);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
