@@ -182,9 +182,20 @@ def _render_case(db: Session, case: Case, *, contact: str | None = None, status:
         can_claim=case.assignee_id != person.id and (case.assignee_id is None or person.is_supervisor),
         reference_locked_until=followup.locked_until(view.call),
         wait_s=_wait_s(case, view.detail.first_handled_at if view.detail else None),
+        deadlines=_deadlines_of(case, view.detail.first_handled_at if view.detail else None),
+        now=utc_now(),
         **searching.transcript_context(db, view),
         **case_relations.case_context(db, person, case),
     ), status
+
+
+def _deadlines_of(case: Case, handled_at: datetime | None) -> list[case_deadlines.Deadline]:
+    """Every deadline the case has not met yet, nearest first (none if the rule files are wrong)."""
+    book = case_deadlines.book_or_problem(services().settings)[0]
+    if book is None:
+        return []
+    facts = case_deadlines.CaseFacts(case.created_at, case.status, case.is_urgent, case.category, handled_at)
+    return case_deadlines.deadlines_of(facts, book, utc_now())
 
 
 def _aware(moment: datetime) -> datetime:

@@ -184,3 +184,16 @@ def test_workload_speaks_three_languages(app: Any, console: Console, world: dict
 def _id(console: Console, username: str) -> int:
     with console.svc.sessions() as session:
         return int(session.query(Operator).filter_by(username=username).one().id)
+
+
+def test_the_case_page_lists_every_pending_deadline(app: Any, console: Console, world: dict[str, Any],
+                                                    make_client: Any) -> None:
+    body = make_client("dana").get(f"/operator/cases/{world['redirect'].id}").get_data(as_text=True)
+    found = re.search(r'data-testid="case-deadlines">(.*?)</dd>', body, re.S)
+    assert found, body[:500]
+    text = re.sub(r"<[^>]+>", " ", found.group(1))
+    # Redirect by Mon 23 Nov (the worked Saturday counts), answer by 15 working days from 20 Nov.
+    assert "23.11.2026 23:59 · перенаправить по компетенции" in " ".join(text.split())
+    assert "Просрочено на" in text and "дать ответ" in text
+    assert 'data-testid="case-deadlines"' not in make_client("dana").get(
+        f"/operator/cases/{world['closed'].id}").get_data(as_text=True)
