@@ -183,8 +183,12 @@ def record_intake(
     kind: str = "report",
     actor: str = "voice",
     source_call_sid: str | None = None,
+    is_held: bool = False,
 ) -> Intake:
-    """The intake for one recording, written once; a repeat only adds what it newly knows."""
+    """The intake for one recording, written once; a repeat only adds what it newly knows.
+
+    `is_held` (first write only): the caller may still record this take again (ivr.retakes).
+    """
     inserted = session.execute(
         _insert(session, Intake)
         .values(
@@ -194,6 +198,7 @@ def record_intake(
             source_call_sid=source_call_sid or call.call_sid,
             status=PENDING,
             is_ready=is_ready,
+            is_held=is_held,
             duration_s=duration_s,
             attempts=0,
             created_at=utc_now(),
@@ -227,11 +232,13 @@ def claim_for_enqueue(session: Session, intake_id: int, *, is_ready: bool = True
 
     Several web processes may see the same callback; only the winner enqueues, so the queue
     gets the job once. `is_ready=False` claims an intake whose recording status callback never
-    came (the sweeper's call: the download retries until the recording is there).
+    came (the sweeper's call: the download retries until the recording is there). A held take
+    (the caller may still record it again, ivr.retakes) is never claimed.
     """
     result = session.execute(
         update(Intake)
-        .where(Intake.id == intake_id, Intake.status == PENDING, Intake.is_ready.is_(is_ready))
+        .where(Intake.id == intake_id, Intake.status == PENDING, Intake.is_ready.is_(is_ready),
+               Intake.is_held.is_(False))
         .values(status=QUEUED, enqueued_at=utc_now(), updated_at=utc_now())
     )
     return bool(getattr(result, "rowcount", 0) == 1)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr.crypto import Cipher, DecryptionError
 from ivr.intake import CallFacts, ensure_call, record_intake
 from ivr.models import Call
+from ivr.retakes import discard_replaced
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,10 @@ def file_record(session: Session, record: dict[str, Any], cipher: Cipher, pins: 
         return None
     intake = record_intake(session, call=call, recording_sid=record["recording_sid"],
                            duration_s=record.get("duration_s"), is_ready=bool(record.get("is_ready")))
+    if record.get("replaces"):
+        # "Record again" while the database was down: the earlier take, if still held, is
+        # discarded (its job deletes it at Twilio; a pending, ready one the sweeper enqueues).
+        discard_replaced(session, call, str(record["replaces"]), intake)
     return intake.id
 
 

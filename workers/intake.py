@@ -29,6 +29,7 @@ from ivr.models import DONE, FAILED, PROCESSING, QUEUED, Intake, StoredRecording
 from workers import download
 from workers.audio import BadAudio, VoiceDisguiseUnavailable, disguise_voice, inspect_audio
 from workers.deps import WorkerDeps, worker_deps
+from workers.discarded_takes import delete_discarded_take, is_discarded
 from workers.enqueue import enqueue_once
 from workers.failures import RecordingLost, describe_error, is_last_attempt
 from workers.transcription import schedule_transcription
@@ -53,6 +54,9 @@ def process_intake(intake_id: int) -> None:
     if not _start(deps, intake_id):
         return
     try:
+        if is_discarded(deps, intake_id):
+            delete_discarded_take(deps, intake_id)  # "record again" replaced it: never a case
+            return
         store_recording(deps, intake_id)
         case_id = _open_case(deps, intake_id)
         _release_or_schedule(deps, intake_id)

@@ -122,7 +122,7 @@ def sweep(
             _rescue_abandoned(each, report)
         for each in queues:
             _enqueue_overdue(each, report)
-        _release_held(sessions, report)
+        _release_held(sessions, now, report)
         _enqueue_pending(sessions, queue, report)
         _requeue_lost(sessions, queue, settings, now, report)
         _enqueue_unready(sessions, queue, settings, now, report)
@@ -175,11 +175,11 @@ def _enqueue_overdue(queue: Queue, report: SweepReport) -> None:
             report.overdue.append(job_id)
 
 
-def _release_held(sessions: sessionmaker[Session], report: SweepReport) -> None:
+def _release_held(sessions: sessionmaker[Session], now: datetime, report: SweepReport) -> None:
     """Takes held for a review whose call ended (its status callback failed to send them) or that
     waited too long: sent now, and enqueued by the pass below (ivr.retakes)."""
     with sessions.begin() as session:
-        report.released_holds.extend(release_overdue(session))
+        report.released_holds.extend(release_overdue(session, now))
 
 
 def _enqueue_pending(sessions: sessionmaker[Session], queue: Queue, report: SweepReport) -> None:

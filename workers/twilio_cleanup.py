@@ -21,6 +21,7 @@ from ivr.cases.opening import stamp_once
 from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Call, Case, Intake, StoredRecording
+from ivr.retakes import gone_from_twilio
 from workers import download
 from workers.deps import WorkerDeps, worker_deps
 from workers.enqueue import enqueue_once
@@ -91,23 +92,24 @@ def release_at_twilio(intake_id: int, *, deps: WorkerDeps | None = None) -> bool
             settle_call_times(session, call_id, settings)
         log.info("recording.deleted_at_twilio", intake_id=intake_id)
     if is_anonymous:
-        _delete_call_log(deps, call_id, call_sid)
+        delete_call_log_when_clear(deps, call_id, call_sid)
     return True
 
 
-def _delete_call_log(deps: WorkerDeps, call_id: int, call_sid: str) -> None:
-    """Delete an anonymous call at Twilio once all its recordings there are deleted."""
+def delete_call_log_when_clear(deps: WorkerDeps, call_id: int, call_sid: str) -> None:
+    """Delete an anonymous call at Twilio once all its recordings there are deleted (a discarded
+    take counts once its job deleted it: ivr.retakes)."""
     with deps.sessions() as session:
         call = session.get(Call, call_id)
         has_case = session.scalars(select(Case.id).where(Case.call_id == call_id)).first() is not None
         if call is None or not has_case or call.deleted_at_twilio is not None:
             return
         rows = session.execute(
-            select(Intake.id, StoredRecording.deleted_at_twilio)
+            select(Intake.id, gone_from_twilio())
             .outerjoin(StoredRecording, StoredRecording.intake_id == Intake.id)
             .where(Intake.call_id == call_id)
         ).all()
-    if any(deleted_at is None for _, deleted_at in rows):
+    if not all(is_gone for _, is_gone in rows):
         return  # another recording of this call still needs Twilio's copy
     _delete_call_at_twilio(deps, call_id, call_sid)
 
@@ -125,7 +127,7 @@ def forget_call(call_id: int, *, deps: WorkerDeps | None = None) -> bool:
         waiting = session.scalars(
             select(Intake.id)
             .outerjoin(StoredRecording, StoredRecording.intake_id == Intake.id)
-            .where(Intake.source_call_sid == call_sid, StoredRecording.deleted_at_twilio.is_(None))
+            .where(Intake.source_call_sid == call_sid, ~gone_from_twilio())
         ).all()
     if waiting:
         # A recording this call made is not yet safe here and gone from Twilio: look again later.

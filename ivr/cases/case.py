@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.models import Call, Case, CaseDetail, CaseNote, Intake, Operator, StoredRecording, Transcript
+from ivr.retakes import kept
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class CaseView:
 def case_view(session: Session, case: Case) -> CaseView:
     """The case page's data; the caller has checked that the person may see the case."""
     call = session.get_one(Call, case.call_id)
-    intakes = list(session.scalars(select(Intake).where(Intake.call_id == case.call_id).order_by(Intake.id)))
+    intakes = list(session.scalars(  # a take the caller recorded again is no part of the report
+        select(Intake).where(Intake.call_id == case.call_id, kept()).order_by(Intake.id)))
     ids = [intake.id for intake in intakes]
     stored = {
         row.intake_id: row

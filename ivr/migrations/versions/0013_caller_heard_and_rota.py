@@ -7,6 +7,9 @@ Create Date: 2026-12-02 04:40:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
@@ -14,8 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Nothing yet."""
+    """intakes.is_held: a take the caller may still record again is not enqueued (issue 11, item 6)."""
+    with op.batch_alter_table("intakes") as batch:
+        batch.add_column(sa.Column("is_held", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Drop intakes.is_held."""
+    with op.batch_alter_table("intakes") as batch:
+        batch.drop_column("is_held")
