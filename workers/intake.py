@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from ivr import queueing
@@ -30,7 +29,7 @@ from workers import download
 from workers.audio import BadAudio, VoiceDisguiseUnavailable, disguise_voice, inspect_audio
 from workers.deps import WorkerDeps, worker_deps
 from workers.discarded_takes import delete_discarded_take, is_discarded
-from workers.enqueue import enqueue_once
+from workers.enqueue import enqueue_once, enqueue_or_log
 from workers.failures import RecordingLost, describe_error, is_last_attempt
 from workers.transcription import schedule_transcription
 from workers.twilio_cleanup import RELEASE_RECHECK_S, release_at_twilio
@@ -189,15 +188,10 @@ def _put_disguise(deps: WorkerDeps, intake_id: int, key: str, audio: bytes) -> b
 
 def _schedule_disguise(deps: WorkerDeps, intake_id: int) -> bool:
     """Put `disguise_intake` on the intake queue with retries; the sweeper covers a Redis error."""
-    try:
-        job = enqueue_once(
-            deps.queue, queueing.DISGUISE_INTAKE, intake_id, job_id=f"disguise-{intake_id}",
-            intervals=list(queueing.RETRY_INTERVALS_S),
-        )
-    except RedisError as error:
-        log.warning("recording.disguise_enqueue_failed", intake_id=intake_id, error=type(error).__name__)
-        return False
-    return job is not None
+    return enqueue_or_log(
+        deps.queue, queueing.DISGUISE_INTAKE, intake_id, job_id=f"disguise-{intake_id}",
+        intervals=list(queueing.RETRY_INTERVALS_S), event="recording.disguise_enqueue_failed", intake_id=intake_id,
+    )
 
 
 def disguise_intake(intake_id: int) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from ivr import queueing
@@ -19,7 +18,7 @@ from ivr.db import utc_now
 from ivr.logging import get_logger
 from ivr.models import Call, Case, Intake, StoredRecording, Transcript
 from workers.deps import WorkerDeps, worker_deps
-from workers.enqueue import enqueue_once
+from workers.enqueue import enqueue_or_log
 from workers.failures import TranscriptionTimeout, describe_error
 from workers.transcriber import LANGUAGES, Language
 from workers.transcriber.verdict import judge_transcript
@@ -45,15 +44,11 @@ def schedule_transcription(deps: WorkerDeps, intake_id: int, *, delay_s: float =
     """
     if deps.settings.transcriber == "none":
         return False
-    try:
-        job = enqueue_once(
-            deps.transcribe_queue, queueing.TRANSCRIBE_INTAKE, intake_id, job_id=f"transcribe-{intake_id}",
-            delay_s=delay_s, intervals=list(deps.settings.transcribe_retry_intervals_s),
-        )
-    except RedisError as error:
-        log.warning("transcript.enqueue_failed", intake_id=intake_id, error=type(error).__name__)
-        return False
-    return job is not None
+    return enqueue_or_log(
+        deps.transcribe_queue, queueing.TRANSCRIBE_INTAKE, intake_id, job_id=f"transcribe-{intake_id}",
+        delay_s=delay_s, intervals=list(deps.settings.transcribe_retry_intervals_s),
+        event="transcript.enqueue_failed", intake_id=intake_id,
+    )
 
 
 def transcribe_intake(intake_id: int) -> None:

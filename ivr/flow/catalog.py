@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ivr.flow.model import Flow
 from ivr.flow.problems import FlowError, FlowProblem
 from ivr.flow.registry import FlowArchive, FlowRegistry
-from ivr.flow.yaml_lines import load_yaml
+from ivr.flow.yaml_lines import load_mapping, read_config
 
 log = logging.getLogger(__name__)
 
@@ -109,23 +109,13 @@ def single_line(flow_path: Path, name: str = "default") -> LinesConfig:
 def load_lines(path: Path | str) -> LinesConfig:
     """Read and check a lines file; raise FlowError listing every problem with its line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowError([FlowProblem(str(path), None, None, f"cannot read: {exc.strerror}")]) from None
-    return parse_lines(text, path)
+    return parse_lines(read_config(path), path)
 
 
 def parse_lines(text: str, path: Path) -> LinesConfig:
     """Check lines-file text as `load_lines` does; flow files are resolved next to `path`."""
     name = str(path)
-    located = load_yaml(text, name)
-    problems = [
-        FlowProblem(name, line, None, f"duplicate key {key!r}: the second silently replaces the first")
-        for key, line in located.duplicates
-    ]
-    if not isinstance(located.data, dict):
-        raise FlowError([FlowProblem(name, 1, None, "the file must be a mapping (name: value)")])
+    located, problems = load_mapping(text, name)
     try:
         doc = LinesDocument.model_validate(located.data)
     except ValidationError as exc:

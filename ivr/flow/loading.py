@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ivr.flow.checks import Checker
 from ivr.flow.model import SAY_ITEM_TAGS, Flow, FlowDocument, normalize_words
 from ivr.flow.problems import FlowError, FlowProblem
-from ivr.flow.yaml_lines import Located, load_yaml
+from ivr.flow.yaml_lines import Located, load_mapping, read_config
 
 # --------------------------------------------------------------------------- loading
 
@@ -22,22 +22,12 @@ from ivr.flow.yaml_lines import Located, load_yaml
 def load_flow(path: Path | str, *, prompts_dir: Path | str | None = None) -> Flow:
     """Read and check a flow file; raise FlowError listing every problem with its line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowError([FlowProblem(str(path), None, None, f"cannot read: {exc.strerror}")]) from None
-    return parse_flow(text, str(path), prompts_dir=Path(prompts_dir) if prompts_dir else None)
+    return parse_flow(read_config(path), str(path), prompts_dir=Path(prompts_dir) if prompts_dir else None)
 
 
 def parse_flow(text: str, path: str = "flow.yaml", *, prompts_dir: Path | None = None) -> Flow:
     """Check flow text as `load_flow` does; `path` only names the file in messages."""
-    located = load_yaml(text, path)
-    problems = [
-        FlowProblem(path, line, None, f"duplicate key {key!r}: the second silently replaces the first")
-        for key, line in located.duplicates
-    ]
-    if not isinstance(located.data, dict):
-        raise FlowError([FlowProblem(path, 1, None, "the file must be a mapping (name: value)")])
+    located, problems = load_mapping(text, path)
     try:
         doc = FlowDocument.model_validate(located.data)
     except ValidationError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -80,3 +81,28 @@ def load_yaml(text: str, path: str) -> Located:
     finally:
         loader.dispose()
     return Located(data, loader.key_lines, loader.map_lines, loader.duplicates)
+
+
+def read_config(path: Path) -> str:
+    """A config file's text; FlowError naming the file if it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowError([FlowProblem(str(path), None, None, f"cannot read: {exc.strerror}")]) from None
+
+
+def load_mapping(text: str, path: str) -> tuple[Located, list[FlowProblem]]:
+    """A config document, which must be a mapping, and a problem for each key written twice.
+
+    FlowError if the text is not YAML or not a mapping; the duplicate keys are returned, not
+    raised, so they are reported together with whatever else is wrong.
+    """
+    located = load_yaml(text, path)
+    problems = [
+        FlowProblem(path, line, None, f"duplicate key {key!r}: the second silently replaces the first")
+        for key, line in located.duplicates
+    ]
+    if not isinstance(located.data, dict):
+        raise FlowError([FlowProblem(path, 1, None, "the file must be a mapping (name: value)")])
+    return located, problems
+
