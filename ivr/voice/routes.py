@@ -33,6 +33,7 @@ from ivr.flow.twiml import to_twiml
 from ivr.intake import CallFacts, claim_for_enqueue, enqueue_claimed, ensure_call, record_call_end, record_intake
 from ivr.models import Call
 from ivr.queueing import enqueue_forget_call
+from ivr.retakes import discard_replaced, send_held, send_held_of_call_sid
 from ivr.services import Services, services
 from ivr.settings import Settings
 from ivr.voice import credentials, fallback
@@ -185,6 +186,8 @@ def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | Non
         metrics.node_answers(state.node, "retried").inc()
     metrics.node_answers(state.node, "entered").inc()
     svc.tracker.touch(call_sid, state.node, state.flow_version)
+    if state.reads_reference and not state.is_followup:
+        _send_takes(svc, call_sid)  # "your report is accepted": the kept take goes to work now
     # The TwiML speaks what it must now; the URLs in it carry choices and markers only (issue 10).
     sealed = credentials.for_url(svc, call_sid, state)
     if sealed is not state:
@@ -388,8 +391,12 @@ def call_status() -> Response:
             # calls, follow-ups) are forgotten here.
             if call.is_anonymous and not call.intakes and not svc.settings.keep_on_twilio:
                 forget = call.id
+            sent = send_held(session, call.id)  # a caller who hangs up at the review menu has sent it
     except SQLAlchemyError:
         log.exception("call.end_not_recorded", extra={"call_sid": call_sid})
+        sent = []
+    for intake_id in sent:
+        _enqueue(svc, intake_id)
     if forget is not None:
         try:
             enqueue_forget_call(svc.queue, forget)
@@ -463,6 +470,9 @@ def _file_report(
         _file_followup(svc, call_sid, state, recording_sid, duration_s, is_ready=is_ready)
         return state
     flow = svc.flows.get(state.flow_version) if state.flow_version != fallback.FALLBACK_VERSION else None
+    # The state was sealed when this Record was asked for: its recording is the take this one
+    # replaces ("record again", or a take too short), never one this recording's callbacks name.
+    replaced = state.recording_sid if state.recording_sid not in (None, recording_sid) else None
     facts = CallFacts(
         flow_name=flow.name if flow else "fallback",
         flow_version=state.flow_version,
@@ -479,23 +489,46 @@ def _file_report(
             # The first writer draws the reference and the PIN; every later callback reads them.
             call = ensure_call(session, call_sid, facts, svc.cipher, reference=state.reference)
             pin = credentials.issue_pin_once(svc, call, pin_digits)
+            # A menu's take waits for the caller to send it (ivr.retakes); the fallback has no review.
             intake = record_intake(
-                session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready
+                session, call=call, recording_sid=recording_sid, duration_s=duration_s, is_ready=is_ready,
+                is_held=flow is not None and call.status == "in-progress",
             )
             intake_id, reference = intake.id, call.reference
             claimed = is_ready and claim_for_enqueue(session, intake.id)
+            discarded = discard_replaced(session, call, replaced, intake) if replaced else None
+            # Its only job is deleting it at Twilio; a take not ready yet is claimed by its callback.
+            discarded_claimed = discarded is not None and claim_for_enqueue(session, discarded)
     except SQLAlchemyError:
         # Never read out a reference that is not durably kept: this host's spool keeps the
         # report until the database is back; if even that fails, the caller hears no reference.
         log.exception("intake.write_failed", extra={"call_sid": call_sid, "recording_sid": recording_sid})
         spooled_reference, spooled_pin = credentials.spool_report(
-            svc, call_sid, facts, recording_sid, duration_s, is_ready=is_ready, pin_digits=pin_digits)
+            svc, call_sid, facts, recording_sid, duration_s, is_ready=is_ready, pin_digits=pin_digits,
+            replaces=replaced)
         return replace(state, reference=spooled_reference, pin=spooled_pin)
     metrics.INTAKES_RECORDED.inc()
     log.info("intake.recorded", extra={"call_sid": call_sid, "intake_id": intake_id, "is_ready": is_ready})
     if claimed:
         _enqueue(svc, intake_id)
+    if discarded is not None:
+        log.info("intake.discarded", extra={"call_sid": call_sid, "intake_id": discarded})
+    if discarded_claimed and discarded is not None:
+        _enqueue(svc, discarded)
     return replace(state, reference=reference, pin=pin)
+
+
+def _send_takes(svc: Services, call_sid: str) -> None:
+    """Enqueue the call's held take now that the caller has sent it; on a database error the call
+    end (or the sweeper) sends it instead."""
+    try:
+        with svc.sessions.begin() as session:
+            sent = send_held_of_call_sid(session, call_sid)
+    except SQLAlchemyError:
+        log.warning("intake.send_failed", extra={"call_sid": call_sid})
+        return
+    for intake_id in sent:
+        _enqueue(svc, intake_id)
 
 
 def _file_followup(
