@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.accounts import Principal
-from ivr.cases import casework
+from ivr.cases import casework, thread
 from ivr.cases.audit import AuditRow, audit_for_case
 from ivr.cases.case import CaseView, case_view, operator_names
 from ivr.cases.recipients import Recipient
 from ivr.crypto import Cipher
 from ivr.db import utc_now
 from ivr.intake import contact_context
-from ivr.models import Call, Case, CaseDetail, CaseReferral, StoredRecording
+from ivr.models import Call, Case, CaseReferral, StoredRecording
 
 
 def forward(
@@ -139,11 +139,7 @@ def report_fingerprint(session: Session, case: Case) -> str:
 
 
 def reporter_thread(session: Session, case: Case) -> list[PackageMessage]:
-    """The messages with the reporter, in order: the case's thread (issue 13.1), else the operators' one message."""
-    try:
-        from ivr.cases import thread
-    except ImportError:  # a line without the thread keeps one message per case
-        return _single_message(session, case)
+    """The messages with the reporter, in order (the case's thread; an answer follows the message it answers)."""
     items: list[PackageMessage] = []
 
     def walk(entries: list[Any]) -> None:
@@ -160,16 +156,7 @@ def reporter_thread(session: Session, case: Case) -> list[PackageMessage]:
             walk(entry.replies)
 
     walk(thread.thread_of(session, case))
-    return items or _single_message(session, case)
-
-
-def _single_message(session: Session, case: Case) -> list[PackageMessage]:
-    detail = session.get(CaseDetail, case.id)
-    if detail is None or not detail.reporter_message:
-        return []
-    names = operator_names(session, [detail.reporter_message_by])
-    return [PackageMessage(detail.reporter_message_at, names.get(detail.reporter_message_by or 0, "?"),
-                           case.language, detail.reporter_message)]
+    return items
 
 
 def package(

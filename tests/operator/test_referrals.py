@@ -171,6 +171,31 @@ def test_the_font_ships_inside_the_package_with_its_licence() -> None:
     assert "fonts/*" in config["tool"]["setuptools"]["package-data"]["*"]
 
 
+def test_the_package_carries_the_thread_with_the_reporter(console: Console, make_client) -> None:
+    from ivr.models import FROM_REPORTER, TO_REPORTER, ThreadMessage
+
+    user_id = console.add_user("aigerim")
+    ref = console.add_case(followups=1)
+    with console.svc.sessions.begin() as session:
+        asked = ThreadMessage(call_id=ref.call_id, direction=TO_REPORTER, operator_id=user_id, language="kk",
+                              text="Қай күні болды? Куәгерлер бар ма?")
+        session.add(asked)
+        session.flush()
+        session.add(ThreadMessage(call_id=ref.call_id, direction=FROM_REPORTER, language="ru",
+                                  intake_id=ref.intake_ids[1], reply_to_id=asked.id))
+        session.add(ThreadMessage(call_id=ref.call_id, direction=TO_REPORTER, operator_id=user_id, language="ru",
+                                  audio_key="thread/voice.wav", audio_duration_s=12.0, voice="operator"))
+    client = make_client("aigerim")
+    forward(client, ref.id, "police-02")
+    referral = only_referral(console)
+
+    text, _ = pdf_text_and_pages(client.get(f"/operator/cases/{ref.id}/referrals/{referral.id}/package.pdf").data)
+
+    thread = text[text.index("Переписка с заявителем"):]
+    assert thread.index("Қай күні болды? Куәгерлер бар ма?") < thread.index("Заявитель") < thread.index(
+        "В акимате требовали деньги за справку.") < thread.index("Голосовое сообщение, 0:12")
+
+
 def test_a_broken_list_shows_where_and_forwarding_waits(make_settings, database_url, tmp_path: Path) -> None:
     from ivr.app import create_app
     from tests.operator.console import sign_in
