@@ -60,6 +60,7 @@ def world(console: Console) -> dict[str, Any]:
     console.add_user("aigerim", regions=["02"])
     console.add_user("bolat", regions=["02"])
     console.add_user("dana", role="supervisor")
+    console.add_user("erlan", regions=["05"])  # holds nothing
     now = utc_now()
     cases = {
         # Answer: 15 working days from 4 Nov: 4-6, 9-13, 16-20, 21 (Sat), 23 -> due Mon 23 Nov 23:59.
@@ -74,11 +75,14 @@ def world(console: Console) -> dict[str, Any]:
         "urgent": console.add_case(is_urgent=True, created_at=now - timedelta(hours=3)),
         # Closed long ago: no deadline.
         "closed": console.add_case(created_at=kz(1, 10, month=10)),
+        # Just in and taken: answer by 15 working days, over Independence Day (Wed 16 Dec).
+        "fresh": console.add_case(created_at=now - timedelta(minutes=1)),
     }
     _take(console, "aigerim", cases["answer_overdue"].id)
     _take(console, "aigerim", cases["answer_today"].id)
     _take(console, "bolat", cases["redirect"].id, category="other")
     _take(console, "bolat", cases["urgent"].id)
+    _take(console, "dana", cases["fresh"].id)
     with console.svc.sessions.begin() as session:
         session.get_one(Case, cases["closed"].id).status = "closed"
     return cases
@@ -129,6 +133,10 @@ def test_the_api_gives_each_row_its_next_deadline(app: Any, console: Console, wo
     assert by_id[world["unacknowledged"].id]["rule"] == "acknowledge"
     assert by_id[world["urgent"].id]["rule"] == "forward_crime"
     assert by_id[world["closed"].id] is None
+    # In by 19:00 UTC it is 25 Nov in Kazakhstan: 26, 27 | 30 Nov-4 Dec | 7-11 | 14, 15, (16), 17 Dec;
+    # at 21:30 UTC it is already 26 Nov, and the 15th working day is 18 Dec.
+    fresh_due = "2026-12-17T18:59:59Z" if utc_now().hour < 19 else "2026-12-18T18:59:59Z"
+    assert by_id[world["fresh"].id] == {"rule": "answer", "due_at": fresh_due, "state": "ok"}
     overdue = {name for name, ref in world.items() if (by_id[ref.id] or {}).get("state") == "overdue"}
     assert overdue == _expected_overdue(world)
 
@@ -155,16 +163,17 @@ def test_workload_per_person_for_supervisors_only(
     for row in re.finditer(r'<tr data-operator="(\w+)">(.*?)</tr>', body, re.S):
         numbers = re.findall(r'data-testid="(open|overdue)">(?:<b>)?(\d+)', row.group(2))
         people[row.group(1)] = {kind: int(n) for kind, n in numbers}
-    ids = {name: _id(console, name) for name in ("aigerim", "bolat", "dana")}
+    ids = {name: _id(console, name) for name in ("aigerim", "bolat", "dana", "erlan")}
     late_evening = utc_now() > datetime(2026, 11, 25, 18, 59, 59, tzinfo=UTC)
     after_8 = utc_now() > datetime(2026, 11, 25, 8, tzinfo=UTC)
     assert people[str(ids["aigerim"])] == {"open": 2, "overdue": 1 + late_evening}
     assert people[str(ids["bolat"])] == {"open": 2, "overdue": 2}
-    assert people[str(ids["dana"])] == {"open": 0, "overdue": 0}  # idle people are listed too
+    assert people[str(ids["dana"])] == {"open": 1, "overdue": 0}
+    assert people[str(ids["erlan"])] == {"open": 0, "overdue": 0}  # idle people are listed too
     assert people["none"] == {"open": 1, "overdue": int(after_8)}
     # Most overdue first, after the unassigned row.
     order = re.findall(r'<tr data-operator="(\w+)">', body)
-    assert order[0] == "none" and order[-1] == str(ids["dana"])
+    assert order[0] == "none" and order[-1] == str(ids["erlan"])
     overdue_in_order = [people[key]["overdue"] for key in order[1:]]
     assert overdue_in_order == sorted(overdue_in_order, reverse=True)
 
