@@ -270,6 +270,9 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     (r"the file must be a mapping", "not-a-mapping",
      "the file must start with `name: value` lines; check it is the right file and not empty"),
     (r"^cannot read", "unreadable", "check the file name and that the file exists"),
+    (r"numbers\.(\w+): nobody is on duty", "duty-rota-gap",
+     "add shifts under `numbers.{0}:` (days, hours in Almaty time, numbers) so someone is on duty then, "
+     "or leave it: those callers record a report marked urgent (README: the duty officer rota)"),
     (r"duplicate key '([^']*)'", "duplicate-key",
      "{0!r} is written twice at the same level and only the second counts: delete one or merge them"),
     (r"unknown field '([^']*)'", "unknown-field",

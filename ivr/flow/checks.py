@@ -31,6 +31,7 @@ from ivr.flow.model import (
     SetNode,
 )
 from ivr.flow.problems import FlowProblem
+from ivr.flow.rota import ZONE, describe_gaps, gaps
 from ivr.flow.yaml_lines import Located
 
 
@@ -61,7 +62,21 @@ class Checker:
         for node_id, node in doc.nodes.items():
             self.check_node(node_id, node)
         self.check_graph()
+        self.check_rotas()
         return self.problems
+
+    def check_rotas(self) -> None:
+        """Say which hours of the week nobody on a dialled rota is on duty: those callers record instead."""
+        dialled = {node.number for node in self.doc.nodes.values() if isinstance(node, DialNode)}
+        for name in sorted(dialled & set(self.doc.numbers)):
+            rota = self.doc.numbers[name]
+            if not rota:
+                self.problem(["numbers", name], f"numbers.{name}: nobody is on duty at any hour; callers who "
+                             "ask for the duty officer go straight to an urgent recording", severity="warning")
+            elif missing := gaps(rota):
+                self.problem(["numbers", name], f"numbers.{name}: nobody is on duty {describe_gaps(missing)} "
+                             f"({ZONE.key} time); callers then go straight to an urgent recording",
+                             severity="warning")
 
     def check_messages(self) -> None:
         for key, translations in self.doc.messages.items():
@@ -195,6 +210,8 @@ class Checker:
                          "Gather); say it in the node the lookup leads to", severity="warning")
         if isinstance(node, DialNode) and node.number not in self.doc.numbers:
             self.problem([*loc, "number"], f"number {node.number!r} is not under numbers:")
+        if isinstance(node, DialNode) and node.voicemail is not None:
+            self.check_target([*loc, "voicemail"], node.voicemail)
 
     def check_consent(self, loc: list[Any], node: Node) -> None:
         """Only a key leaves a contact: silence, failed answers, speech and passing through never do."""
@@ -243,8 +260,10 @@ class Checker:
         # Nodes that never wait would spin forever within one webhook.
         def waits(node: Node) -> bool:
             # A dial with no number configured goes straight on, like a say.
+            # A rota with hours nobody is on duty goes straight on at those hours.
             if isinstance(node, DialNode):
-                return bool(self.doc.numbers.get(node.number))
+                rota = self.doc.numbers.get(node.number) or []
+                return bool(rota) and not gaps(rota)
             return node.kind in WAITING_KINDS
 
         instant = {n: [t for t in edges[n] if not waits(nodes[t])] for n, node in nodes.items() if not waits(node)}
@@ -257,6 +276,8 @@ def _targets(node: Node) -> Iterator[str]:
     for name in ("next", "answered", "goto"):
         if hasattr(node, name):
             yield getattr(node, name)
+    if isinstance(node, DialNode) and node.voicemail is not None:
+        yield node.voicemail
     if hasattr(node, "after_retries"):
         yield node.after_retries.goto
     if isinstance(node, SayNode) and node.no_reference is not None:

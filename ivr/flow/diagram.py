@@ -93,6 +93,8 @@ def flow_edges(flow: Flow) -> list[Edge]:
             has_number = bool(flow.doc.numbers.get(node.number))
             edges.append(Edge(node_id, node.answered, "answered", "outcome", is_possible=has_number))
             edges.append(Edge(node_id, node.next, "no answer" if has_number else "no number set", "next"))
+            if node.voicemail is not None:
+                edges.append(Edge(node_id, node.voicemail, "nobody on duty", "next"))
         else:
             for name in ("next", "goto"):
                 target = getattr(node, name, None)

@@ -7,7 +7,9 @@ and hands the `actions` to `twiml.to_twiml`; the state travels sealed in the nex
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from ivr.cases.reference import is_valid_reference
@@ -31,7 +33,8 @@ from ivr.flow.model import (
     SayNode,
     SetNode,
 )
-from ivr.flow.speech import choose_by_speech
+from ivr.flow.rota import on_duty
+from ivr.flow.speech import NO_WORDS, YES_WORDS, choose_by_speech, yes_or_no
 
 MAX_HOPS = 64
 
@@ -77,6 +80,7 @@ class CallState:
     thread_ids: str | None = None
     reads_thread: bool = False
     is_reply: bool = False
+    dial_attempt: int = 0  # which of the numbers on duty (ivr/flow/rota.py) is being rung
 
 
 # --------------------------------------------------------------------------- events
@@ -249,8 +253,23 @@ def step(flow: Flow, state: CallState, event: Event) -> Step:
     if cached is None:
         if len(flow.step_cache) >= STEP_CACHE_SIZE:
             flow.step_cache.clear()  # crude, but bounded; early menu steps refill it at once
-        cached = flow.step_cache[key] = _step_once(flow, state, event)
+        read_clock = _READ_CLOCK.set(False)
+        try:
+            cached = _step_once(flow, state, event)
+            if not _READ_CLOCK.get():  # who is on duty depends on the hour: never cache that step
+                flow.step_cache[key] = cached
+        finally:
+            _READ_CLOCK.reset(read_clock)
     return cached
+
+
+_READ_CLOCK: ContextVar[bool] = ContextVar("read_clock", default=False)
+
+
+def _on_duty(flow: Flow, node: DialNode) -> tuple[str, ...]:
+    """The numbers to ring now, in order (the rota, in Almaty time); marks the step as clock-dependent."""
+    _READ_CLOCK.set(True)
+    return on_duty(flow.doc.numbers.get(node.number, []), datetime.now(UTC))
 
 
 def _is_shared(state: CallState, event: Event) -> bool:
@@ -388,15 +407,23 @@ def _region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Ste
             # A recogniser mishears; a keyed code needs no read-back, a spoken name does.
             state = replace(state, region_heard=region.code)
             prompts = _say(flow, state, node.confirm)
-            return Step(state, (Gather(_speakable(prompts), node.timeout_s, num_digits=1),), is_answer=False)
+            # "Иә" / "да" / "yes" answer it as 1 and 2 do: the caller is already speaking.
+            language = _language(flow, state)
+            hints = (*YES_WORDS.get(language, ()), *NO_WORDS.get(language, ()))
+            gather = Gather(_speakable(prompts), node.timeout_s, num_digits=1,
+                            speech_language=flow.doc.languages[language].speech_language, hints=hints)
+            return Step(state, (gather,), is_answer=False)
     if region is not None:
         return _enter(flow, replace(state, region=region.code, tries=0), node.next, ())
     return _retry(flow, state, node, event)
 
 
 def _confirm_region(flow: Flow, state: CallState, node: RegionNode, event: Event) -> Step:
-    """1 (or silence) keeps the region read back; 2 or anything else asks for it again."""
+    """1, a spoken yes (or silence) keeps the region read back; 2, a spoken no or anything else asks again."""
     heard, state = state.region_heard, replace(state, region_heard=None)
+    if isinstance(event, Speech):
+        answer = yes_or_no(event.text)
+        event = Digits("1" if answer == "yes" else "2" if answer == "no" else "")
     if isinstance(event, NoInput) or (isinstance(event, Digits) and event.value[:1] == "1"):
         # Silence keeps what the caller said: an exact name matched, and the report goes on.
         return _enter(flow, replace(state, region=heard, tries=0), node.next, ())
@@ -430,12 +457,18 @@ def _record(flow: Flow, state: CallState, node: RecordNode, event: Event) -> Ste
 
 
 def _dial(flow: Flow, state: CallState, node: DialNode, event: Event) -> Step:
-    number = flow.doc.numbers.get(node.number, "")
-    if isinstance(event, Digits) and number:
-        return Step(state, (Dial(number, node.timeout_s),), is_answer=False)  # a key skipped "connecting"
+    numbers = _on_duty(flow, node)
+    attempt = state.dial_attempt
+    if isinstance(event, Digits) and numbers:
+        # A key skipped "connecting": ring the one whose turn it is.
+        return Step(state, (Dial(numbers[min(attempt, len(numbers) - 1)], node.timeout_s),), is_answer=False)
     answered = isinstance(event, DialEnded) and event.status in ("completed", "answered")
-    target = node.answered if answered else node.next
-    return _enter(flow, state, target, ())
+    if not answered and isinstance(event, DialEnded) and attempt + 1 < len(numbers):
+        # No answer, busy or failed: the next officer on duty, while the caller keeps hearing the ring.
+        state = replace(state, dial_attempt=attempt + 1)
+        return Step(state, (Dial(numbers[attempt + 1], node.timeout_s),), is_answer=False)
+    target = node.answered if answered else node.next if numbers else (node.voicemail or node.next)
+    return _enter(flow, replace(state, dial_attempt=0), target, ())
 
 
 def _retry(flow: Flow, state: CallState, node: Any, event: Event) -> Step:
@@ -521,12 +554,14 @@ def _enter(
             return Step(state, (*actions, *_say(flow, state, node.say), Hangup()))
         elif isinstance(node, DialNode):
             state = _apply(state, node.set)
-            number = flow.doc.numbers.get(node.number, "")
-            if not number:
-                node_id = node.next  # no duty officer configured: go straight on
+            numbers = _on_duty(flow, node)
+            if not numbers:
+                # Nobody on duty at this hour: straight to the urgent recording, with no "cannot answer".
+                node_id = node.voicemail or node.next
                 continue
+            state = replace(state, dial_attempt=0)
             prompts = _skippable((*actions, *_say(flow, state, node.say)))
-            return Step(state, (*prompts, Dial(number, node.timeout_s)))
+            return Step(state, (*prompts, Dial(numbers[0], node.timeout_s)))
         elif isinstance(node, RecordNode):
             prompts = _skippable((*actions, *_say(flow, state, node.say)))
             return Step(state, (*prompts, *_record_actions(flow, state, node)))

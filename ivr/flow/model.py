@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from ivr.flow.problems import FlowProblem
+from ivr.flow.rota import Rota
 
 Language = Literal["kk", "ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("kk", "ru", "en")
@@ -211,11 +212,12 @@ class DialNode(_Strict):
 
     kind: Literal["dial"]
     say: list[SayItem] = Field(default_factory=list)
-    number: str
-    timeout_s: int = Field(20, ge=5, le=120)
+    number: str  # a name under `numbers:`: one number, or a rota (ivr/flow/rota.py)
+    timeout_s: int = Field(20, ge=5, le=120)  # per number rung
     set: dict[str, Any] = Field(default_factory=dict)
     answered: str
-    next: str
+    next: str  # nobody answered
+    voicemail: str | None = None  # nobody on duty at this hour (empty rota or a gap); default: next
 
 
 class SetNode(_Strict):
@@ -275,7 +277,7 @@ class FlowDocument(_Strict):
     name: str = "public"
     languages: dict[Language, VoiceConfig]
     default_language: Language
-    numbers: dict[str, str] = Field(default_factory=dict)
+    numbers: dict[str, Rota] = Field(default_factory=dict)  # a plain string is one number, 24/7
     limits: Limits = Limits()
     start: str
     regions: list[Region]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from ivr.flow.model import normalize_words
 
@@ -68,3 +68,41 @@ def choose_by_speech(said: str, options: Mapping[str, T], words_of: Mapping[str,
         return None  # nothing said that we offer, or two choices at once: ask again
     return options[matched[0]]
 
+
+
+# A read-back ("Алматы облысы, дұрыс па?") is answered in a word. Every language's words count on
+# every call, as above; the call's own language's words go to the recogniser as hints.
+YES_WORDS: Mapping[str, tuple[str, ...]] = {
+    "kk": ("иә", "ия", "иа", "әрине", "дұрыс", "солай"),
+    "ru": ("да", "верно", "правильно", "точно", "конечно", "ага", "угу"),
+    "en": ("yes", "yeah", "yep", "correct", "right", "sure"),
+}
+NO_WORDS: Mapping[str, tuple[str, ...]] = {
+    "kk": ("жоқ", "қате"),
+    "ru": ("нет", "неверно", "неправильно", "ошибка"),
+    "en": ("no", "nope", "wrong", "incorrect"),
+}
+_YES = frozenset(w for words in YES_WORDS.values() for c in words for w in spoken_words(c))
+_NO = frozenset(w for words in NO_WORDS.values() for c in words for w in spoken_words(c))
+
+
+def yes_or_no(said: str) -> Literal["yes", "no"] | None:
+    """A spoken answer to a yes/no question: "yes", "no", or None when unclear (ask again by key).
+
+    Whole words only. A yes-word with a negation ("не верно", "not right", "жоқ, дұрыс емес") is a
+    no; a question ("дұрыс па?") or a bare yes and no together ("да нет", "yes no") answer nothing.
+    """
+    words = spoken_words(said)
+    if not words or any(word in QUESTION_PARTICLES for word in words):
+        return None
+    says_yes = any(word in _YES for word in words)
+    says_no = any(word in _NO for word in words)
+    # A negation other than the answer "no" itself turns a yes-word round: "не верно", "дұрыс емес".
+    negates = any((word in NEGATIONS or _KAZAKH_NEGATED_VERB.match(word)) and word not in _NO for word in words)
+    if says_yes and negates:
+        return "no"
+    if says_yes and says_no:
+        return None  # "да нет", "yes no": ask again
+    if says_no:
+        return "no"
+    return "yes" if says_yes else None

@@ -367,7 +367,7 @@ def test_region_spoken_name_or_alias_is_read_back_and_goes_on_with_1(
             Say(flow.regions_by_code[code].names[language] + ".", *(RU if language == "ru" else EN)))
     ask = gather(heard_back)
     assert ask.prompts == (name, message(flow, "region_confirm", language))
-    assert (ask.num_digits, ask.speech_language) == (1, None)
+    assert (ask.num_digits, ask.speech_language) == (1, flow.doc.languages[language].speech_language)
     result = step(flow, heard_back.state, Digits("1"))
     assert (result.state.node, result.state.region, result.state.region_heard) == ("record", code, None)
 
@@ -602,8 +602,9 @@ def test_review_silence_sends_the_report(flow: Flow) -> None:
 
 def test_urgent_without_a_duty_officer_asks_the_region_then_records(flow: Flow) -> None:
     result = step(flow, at(flow, "anonymity", language="ru"), Digits("0"))
+    # Nobody on duty: straight to the urgent recording, never "the duty officer cannot answer".
     assert heard(result) == (
-        Say("Дежурный сейчас не может ответить. Мы запишем ваше сообщение и отметим его как срочное.", *RU),
+        Say("Мы запишем ваше сообщение и отметим его как срочное.", *RU),
         message(flow, "region_prompt"),
     )
     assert (result.state.node, result.state.is_urgent, result.state.is_anonymous) == ("region", True, True)
