@@ -148,6 +148,11 @@ CODE_NAMES = (
     N_("transcript.not_ready"),
     # the queue's transcript filter: no transcription on this line
     N_("transcript.none"),
+    # a deadline rule's name (ivr.cases.deadlines.RULE_NAMES): queue column, case page, overview
+    N_("deadline.acknowledge"),
+    N_("deadline.answer"),
+    N_("deadline.forward_crime"),
+    N_("deadline.redirect"),
     # an error page's title
     N_("error.403"),
     N_("error.404"),
