@@ -9,14 +9,16 @@ worker on the real Redis, SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
 
 from ivr.cases.case import case_view
+from ivr.db import utc_now
 from ivr.models import DONE, QUEUED, AuditEvent, Case, StoredRecording
-from ivr.retakes import DISCARDED
+from ivr.retakes import DISCARDED, HELD_AT_MOST_S
 from ivr.settings import Settings
 from ivr.twilio_standin.player import Hangup, Input, Press, Silence, Talk
 from ivr.twilio_standin.rest_api import FakeTwilioApi
@@ -149,3 +151,24 @@ def test_a_caller_who_hangs_up_at_the_review_still_files_the_first_take(
 
     [case] = cases(e2e_deps.sessions)
     assert case.region_code == "02" and sid in fake_api.deleted()
+
+
+def test_a_take_whose_call_end_never_came_is_sent_by_the_sweeper_after_a_while(
+    wired_app: Flask, e2e_settings: Settings, e2e_deps: WorkerDeps, fake_api: FakeTwilioApi
+) -> None:
+    player = simulator(wired_app, fake_api)
+    player.call_status_path = None  # Twilio's call status callback is lost
+    result = player.call([*UP_TO_REVIEW, Hangup()])
+    [take] = intakes(e2e_deps.sessions)
+    assert take.is_held  # the line cannot tell a hang-up from a long listen
+
+    early = sweep(e2e_deps.sessions, e2e_deps.queue, settings=e2e_settings)
+    assert not early.released_holds and not early.enqueued
+    later = utc_now() + timedelta(seconds=HELD_AT_MOST_S + 1)
+    swept = sweep(e2e_deps.sessions, e2e_deps.queue, settings=e2e_settings, now=later)
+    assert swept.released_holds == [take.id] and swept.enqueued == [take.id]
+    # The case opens; Twilio's copy waits for the call to be over (a release re-check is scheduled).
+    run_jobs(e2e_deps.queue, until=lambda: bool(cases(e2e_deps.sessions)))
+
+    [case] = cases(e2e_deps.sessions)
+    assert case.region_code == "02" and result.recordings
