@@ -24,6 +24,7 @@ from ivr.flow.catalog import LINES_FILE, LinesConfig, lines_path_for, load_lines
 from ivr.flow.loading import load_flow
 from ivr.flow.model import Flow
 from ivr.flow.problems import FlowError, FlowProblem
+from ivr.flow.rota import Shift
 from ivr.prompts import PromptIssue, check_prompts, prompt_text
 
 Severity = Literal["error", "warning"]
@@ -238,7 +239,8 @@ def _nodes_saying(raw: dict[str, Any], key: str) -> list[str]:
 
 
 def _suggest(name: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1, cutoff=0.6)
+    # Never the name itself: a field of another kind of entry ("number" on a dial) is no fix here.
+    close = difflib.get_close_matches(name, [str(c) for c in candidates if str(c) != name], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -252,7 +254,7 @@ def _field_names() -> set[str]:
     for value in vars(flow_model).values():
         if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == flow_model.__name__:
             names |= set(value.model_fields)
-    return names
+    return names | set(Shift.model_fields)  # a duty rota's shifts (ivr/flow/rota.py)
 
 
 _PROMPT_FIX = "run `ivr prompts render` to make a placeholder, or put the studio recording there"
