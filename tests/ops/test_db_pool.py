@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy.exc
@@ -11,18 +12,13 @@ from sqlalchemy import text
 
 from ivr.db import engine_for
 from ivr.settings import Settings, load_settings
-from tests.support.services import postgres_available, postgres_schema
+from tests.support.services import MigratedTemplates
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A migrated PostgreSQL schema of this test's own."""
-    from ivr.migrations import upgrade
-
-    if not postgres_available():
-        pytest.fail("PostgreSQL is not reachable at IVR_TEST_POSTGRES_URL (tests/run.sh starts one)")
-    with postgres_schema() as url:
-        upgrade(url)
+def pg_url(migrated_templates: MigratedTemplates, tmp_path: Path) -> Iterator[str]:
+    """A migrated PostgreSQL schema of this test's own (a copy of the session's template)."""
+    with migrated_templates.database("postgresql", tmp_path) as url:
         yield url
 
 

@@ -1,4 +1,5 @@
-"""Real services for tests: a private redis-server on a free port, and a private PostgreSQL schema."""
+"""Real services for tests: a private redis-server on a free port, a private PostgreSQL schema, and
+databases migrated once per session (MigratedTemplates) that each test gets a copy of."""
 
 from __future__ import annotations
 
