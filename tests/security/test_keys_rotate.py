@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from ivr.crypto import ENCRYPTED_COLUMNS, Cipher, DecryptionError
 from ivr.intake import contact_context
-from ivr.models import Call, StoredRecording
+from ivr.models import Call, SearchTerm, StoredRecording
 from ivr.settings import Settings
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.operator.console import Console
@@ -107,6 +107,9 @@ def test_rotation_killed_mid_way_finishes_on_rerun_and_k2_alone_reads_everything
     assert set(report["left"]) == {"recordings"} | {f"{c.table}.{c.column}" for c in ENCRYPTED_COLUMNS}
     assert not any(report["left"].values())
     assert "item" in rerun.stderr and "100%" in rerun.stderr  # the progress bar
+    with sessions() as session:  # the search index was rebuilt under the new key too
+        assert set(session.scalars(select(SearchTerm.key_id))) == {"k2"}
+    assert '"search_index"' in rerun.stderr
 
     only_k2 = make_settings(database_url=database_url, data_key=K2, data_key_id="k2", old_data_keys="")
     store, cipher = make_recording_store(only_k2), Cipher(only_k2.data_keys)
