@@ -138,6 +138,7 @@ def sweep(
             "sweep.finished", enqueued=len(report.enqueued), requeued=len(report.requeued),
             unready=len(report.unready), failed=len(report.failed), releases=len(report.releases),
             transcriptions=len(report.transcriptions), notifications=len(report.notifications),
+            escalations=len(report.escalations),
             forgets=len(report.forgets), disguises=len(report.disguises), abandoned=len(report.abandoned),
             overdue=len(report.overdue), replayed=len(report.replayed),
         )
