@@ -13,16 +13,17 @@ import json
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from ivr.models import SearchTerm
 from ivr.search_terms import TermKeys, stem
 from ivr.settings import Settings
-from tests.operator.console import Console, console, fast_password_hashes, make_client, post_form
+from tests.operator.console import Console, post_form
 from tests.security.test_report_text_encrypted_at_rest import dump_database
 
-__all__ = ["console", "fast_password_hashes", "make_client"]
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 NOTE = "Свидетель Ермеков видел, как аким Толегенов взял конверт, witness Yermekov"
 CORRECTION = "Заместитель Жанибеков требовал откат, kickback demanded by Zhanibekov"
