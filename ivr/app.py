@@ -79,11 +79,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         log.warning("keys.development: IVR_SECRET_KEY or IVR_DATA_KEY is unset; a public development key "
                     "protects nothing (production refuses to start like this)")
 
-    from ivr.admin.routes import bp as admin_bp
-    from ivr.api.routes import bp as api_bp
+    # Each blueprint is declared in its package's __init__, which imports its view modules.
+    from ivr.admin import bp as admin_bp
+    from ivr.api import bp as api_bp
     from ivr.operator import bp as operator_bp
-    from ivr.ops.routes import bp as ops_bp
-    from ivr.voice.routes import bp as voice_bp
+    from ivr.ops import bp as ops_bp
+    from ivr.voice import bp as voice_bp
 
     app.register_blueprint(voice_bp, url_prefix="/voice")
     app.register_blueprint(operator_bp, url_prefix="/operator")

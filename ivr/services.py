@@ -18,17 +18,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
+from ivr.call_state import CallStateCodec
 from ivr.call_times import remember_settings
 from ivr.cases.reference import PinHasher
 from ivr.crypto import Cipher
 from ivr.db import engine_for, make_sessionmaker, utc_now
 from ivr.flow.catalog import FlowCatalog
 from ivr.flow.model import Flow
+from ivr.line_gauges import read_line_gauges, unknown_line_gauges
 from ivr.models import FlowVersion
-from ivr.ops.gauges import read_line_gauges, unknown_line_gauges
 from ivr.queueing import make_queue, make_redis
 from ivr.settings import Settings
-from ivr.voice.call_state import CallStateCodec
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ivr import accounts
-from ivr.admin.routes import bp
+from ivr.admin import bp
 from ivr.models import ApiToken, Operator
 from ivr.operator.auth import _, admins_only, principal, region_codes
 from ivr.operator.forms import ActionForm, PasswordForm, TokenForm, UserForm

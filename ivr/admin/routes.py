@@ -1,7 +1,7 @@
 """The one admin area, blueprint "admin" at /admin: the flows in service and any refused edit, each
 flow as a diagram with call figures, and a simulated call in the browser (here); people's accounts
-(`people`) and the state of the line (`system`), whose views register on `bp` and are imported at
-the bottom.
+(`people`) and the state of the line (`system`); all three register their views on the package's
+`bp`.
 
 Admins only, through the console's sign-in (`ivr.operator.auth.admins_only`: Flask-Login with
 roles); POSTs carry the console's CSRF token; the pages share the console's layout and language.
@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from werkzeug.datastructures import FileStorage
 
+from ivr.admin import bp
 from ivr.admin.checks import Finding, check_config, describe
 from ivr.admin.figures import PERIODS_DAYS, flow_figures
 from ivr.flow.catalog import FlowCatalog, Line
@@ -23,8 +24,6 @@ from ivr.flow.model import Flow
 from ivr.flow.problems import FlowError
 from ivr.operator.auth import admins_only, console_blueprint
 from ivr.services import services
-
-bp = Blueprint("admin", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
 DEFAULT_DAYS = 30
 
@@ -165,5 +164,3 @@ def simulate() -> tuple[str, int]:
                 error, status = str(exc), 200
     return render_template("admin/simulate.html", lines=lines, values=values, error=error, result=result), status
 
-
-from ivr.admin import people, system  # noqa: E402, F401  (they register their views on bp)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import render_template
 from sqlalchemy import func, select
 
-from ivr.admin.routes import bp
+from ivr.admin import bp
 from ivr.models import FAILED, Intake
 from ivr.operator.auth import admins_only
 from ivr.services import services

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, g, jsonify, request
+from flask import Response, abort, g, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from ivr import accounts, audio_stream
 from ivr.accounts import Principal
+from ivr.api import bp
 from ivr.cases import audit as audit_trail
 from ivr.cases import case as one_case
 from ivr.cases import casework, recordings, status_moves
@@ -31,8 +32,6 @@ from ivr.db import utc_now
 from ivr.models import Case
 from ivr.plain_text import UnsafeText, checked_text
 from ivr.services import services
-
-bp = Blueprint("api", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_PAGE_SIZE = 200

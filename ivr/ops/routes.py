@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.cases.recipients import recipients_status
 from ivr.metrics import StateCollector, render_metrics
+from ivr.ops import bp
 from ivr.ops.metrics_access import may_read_metrics
 from ivr.services import services
 from ivr.settings import twilio_credential_problems
 from ivr.speech_config import speech_status
-
-bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, request, send_from_directory
+from flask import Response, abort, request, send_from_directory
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,7 +41,7 @@ from ivr.voice.signature import require_twilio_signature
 from ivr.voice.thread_audio import ThreadAudioTokens, TokenInvalid
 
 log = logging.getLogger(__name__)
-bp = Blueprint("voice", __name__)
+from ivr.voice import bp  # noqa: E402  (declared in the package; this module registers the views)
 
 PHONE_KEYS = re.compile(r"[0-9*#]*")
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def admin(console: Console, make_client):  # type: ignore[no-untyped-def]
-    console.add_user("dana", role="admin")
+    console.add_user("dana", role="admin", locale="en")  # the page is read in English here
     return make_client("dana")
 
 
