@@ -265,7 +265,7 @@ def home_for(person: Principal) -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path inside the console: never another site (an open redirect)."""
+    """Only a path inside the console or the admin area: never another site (an open redirect)."""
     if not target:
         return None
     parts = urlsplit(target)
