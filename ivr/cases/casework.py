@@ -319,14 +319,14 @@ def record_listen(session: Session, principal: Principal, case: Case, intake: In
     )
     if already:
         # The window is per version too: the original after the disguised one is its own event.
-        rows = session.scalars(
+        rows: list[dict[str, Any]] = list(session.scalars(
             select(AuditEvent.detail).where(
                 AuditEvent.actor == principal.actor,
                 AuditEvent.action == action,
                 AuditEvent.intake_id == intake.id,
                 AuditEvent.at >= since,
             )
-        )
+        ))
         if any(row.get("version") == version for row in rows):
             return False
     audit(session, principal, action, case, intake_id=intake.id, version=version)
