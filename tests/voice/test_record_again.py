@@ -17,11 +17,13 @@ from sqlalchemy import select
 
 from ivr.cases.case import case_view
 from ivr.db import utc_now
+from ivr.intake import CallFacts, ensure_call, record_intake
 from ivr.models import DONE, QUEUED, AuditEvent, Case, StoredRecording
 from ivr.retakes import DISCARDED, HELD_AT_MOST_S
 from ivr.settings import Settings
-from ivr.twilio_standin.player import Hangup, Input, Press, Silence, Talk
+from ivr.twilio_standin.player import Hangup, Input, Press, Silence, Talk, make_wav, new_sid
 from ivr.twilio_standin.rest_api import FakeTwilioApi
+from ivr.voice import credentials
 from tests.support.services import RedisServer
 from tests.workers.test_e2e_support import cases, intakes, simulator
 from tests.workers.test_jobs_support import run_jobs
@@ -172,3 +174,30 @@ def test_a_take_whose_call_end_never_came_is_sent_by_the_sweeper_after_a_while(
 
     [case] = cases(e2e_deps.sessions)
     assert case.region_code == "02" and result.recordings
+
+
+def test_record_again_while_the_database_is_down_is_applied_when_the_spool_is_filed(
+    wired_app: Flask, e2e_deps: WorkerDeps, fake_api: FakeTwilioApi
+) -> None:
+    svc = wired_app.extensions["ivr"]
+    call_sid, first, second = new_sid("CA"), new_sid("RE"), new_sid("RE")
+    for sid in (first, second):
+        fake_api.add_recording(sid, make_wav(5), call_sid=call_sid, duration_s=5)
+    facts = CallFacts("public", "v1", "ru", True, False, "02", None)
+    with e2e_deps.sessions.begin() as session:  # the first take, filed and held at the review menu
+        call = ensure_call(session, call_sid, facts, svc.cipher)
+        record_intake(session, call=call, recording_sid=first, duration_s=5, is_ready=True, is_held=True)
+    # The database is down when the second take comes: this host's spool keeps it, and what it replaces.
+    credentials.spool_report(svc, call_sid, facts, second, 6, is_ready=True, pin_digits=6, replaces=first)
+
+    assert credentials.replay(svc) == 1
+    rows = {i.recording_sid: i for i in intakes(e2e_deps.sessions)}
+    assert rows[first].kind == DISCARDED and not rows[first].is_held
+    sweep(e2e_deps.sessions, e2e_deps.queue, settings=e2e_deps.settings)
+    run_jobs(e2e_deps.queue, until=lambda: first in fake_api.deleted() and bool(cases(e2e_deps.sessions)))
+
+    [case] = cases(e2e_deps.sessions)
+    with e2e_deps.sessions() as session:
+        view = case_view(session, session.get_one(Case, case.id))
+    assert [r.intake.recording_sid for r in view.recordings] == [second]
+    assert _stored(e2e_deps, rows[first].id) is None
