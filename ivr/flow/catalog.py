@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ivr.flow.model import Flow
-from ivr.flow.problems import FlowError, FlowProblem
+from ivr.flow.problems import FlowError, FlowProblem, plain_message
 from ivr.flow.registry import FlowArchive, FlowRegistry
 from ivr.flow.yaml_lines import load_mapping, read_config
 
@@ -122,11 +122,7 @@ def parse_lines(text: str, path: Path) -> LinesConfig:
         for error in exc.errors():
             at = [p for p in error["loc"] if p not in ("LineEntry",)]
             where = ".".join(str(p) for p in at)
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                message = f"unknown field {at[-1]!r} (a typo?)"
-            elif error["type"] == "missing":
-                message = f"missing field {at[-1]!r}"
+            message = plain_message(error["type"], at, error["msg"])
             problems.append(FlowProblem(name, located.line_of(at), None, f"{where}: {message}"))
         raise FlowError(problems) from None
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ivr.flow.checks import Checker
 from ivr.flow.model import SAY_ITEM_TAGS, Flow, FlowDocument, normalize_words
-from ivr.flow.problems import FlowError, FlowProblem
+from ivr.flow.problems import FlowError, FlowProblem, plain_message
 from ivr.flow.yaml_lines import Located, load_mapping, read_config
 
 # --------------------------------------------------------------------------- loading
@@ -61,12 +61,8 @@ def _pydantic_problems(exc: ValidationError, located: Located, path: str) -> lis
         loc = _admin_loc(error["loc"])
         node = str(loc[1]) if len(loc) > 1 and loc[0] == "nodes" else None
         where = ".".join(str(p) for p in loc)
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = f"unknown field {loc[-1]!r} (a typo?)"
-        elif error["type"] == "missing":
-            message = f"missing field {loc[-1]!r}"
-        elif error["type"] == "union_tag_invalid":
+        message = plain_message(error["type"], loc, error["msg"])
+        if error["type"] == "union_tag_invalid":
             message = f"unknown kind; use one of: {', '.join(_KINDS)}"
         elif error["type"] == "literal_error":
             message = f"{error['input']!r} is not allowed; {error['msg'].lower()}"

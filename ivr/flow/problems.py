@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,13 @@ class FlowError(Exception):
     def first(self) -> FlowProblem:
         """The first problem, for a one-line log or page."""
         return self.problems[0]
+
+
+def plain_message(error_type: str, loc: Sequence[Any], message: str) -> str:
+    """pydantic's message about the field at `loc`, in the words of an admin editing YAML."""
+    if error_type == "extra_forbidden":
+        return f"unknown field {loc[-1]!r} (a typo?)"
+    if error_type == "missing":
+        return f"missing field {loc[-1]!r}"
+    return message
+
