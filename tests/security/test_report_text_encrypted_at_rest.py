@@ -31,7 +31,7 @@ from ivr.migrations import alembic_config, upgrade
 from ivr.models import Call, Case, CaseDetail, CaseNote, ThreadMessage, Transcript
 from ivr.settings import Settings
 from tests.conftest import DATA_KEY
-from tests.operator.console import Console, console, fast_password_hashes, make_client, post_form
+from tests.operator.console import Console, post_form
 from tests.support.fake_twilio_api import FakeTwilioApi
 from tests.support.services import empty_database
 from tests.workers.test_jobs_support import FakeTranscriber, add_intake, call_of
@@ -39,7 +39,7 @@ from workers.deps import WorkerDeps
 from workers.intake import process_intake
 from workers.transcription import transcribe_intake
 
-__all__ = ["console", "fast_password_hashes", "make_client"]
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 # Each text carries a Cyrillic and a Latin word that appear nowhere else in a database.
 REPORT = "Аким Жолдасбеков потребовал пятьсот тысяч, Zholdasbekov said pay by Friday"
