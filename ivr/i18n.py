@@ -62,7 +62,7 @@ def catalogue(directory: Path = catalogues.TRANSLATIONS) -> dict[str, tuple[str,
 def negotiate(accept_language: Any, preferred: str | None = None) -> str:
     """The console's language: the person's choice, else the browser's best match, else Russian."""
     if preferred in LOCALES:
-        return preferred  # type: ignore[return-value]
+        return preferred  # type: ignore[return-value,unused-ignore]
     if accept_language is not None:
         match = accept_language.best_match(LOCALES)
         if match:

@@ -65,7 +65,7 @@ def render_metrics(extra: StateCollector | None = None) -> tuple[bytes, str]:
     """The metrics page body and content type, merged across gunicorn workers when configured."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call,unused-ignore]
     else:
         registry = REGISTRY
     body = generate_latest(registry)

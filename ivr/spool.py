@@ -165,9 +165,11 @@ def file_record(session: Session, record: dict[str, Any], cipher: Cipher, pins: 
     facts = CallFacts(**record["facts"])
     existing = session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
     pin = record.get("pin")
-    # Spooled credentials count if they were read out, or if nothing else was stored for the call.
+    # Spooled credentials count if they were read out (and the stored pair was not), or if
+    # nothing else was stored for the call.
+    spoken = bool(record.get("spoken"))
     adopt = record.get("reference") is not None and (
-        existing is None or existing.pin_hash is None or bool(record.get("spoken")))
+        existing is None or existing.pin_hash is None or (spoken and not existing.reference_spoken))
     call = ensure_call(session, call_sid, facts, cipher, reference=record["reference"] if adopt else None)
     if adopt and pin:
         call.pin_hash = pins.hash(pin)  # hashed once, here
@@ -178,6 +180,9 @@ def file_record(session: Session, record: dict[str, Any], cipher: Cipher, pins: 
         taken = session.scalar(select(Call.id).where(Call.reference == record["reference"]))
         if taken is None:
             call.reference = record["reference"]
+    if adopt and call.reference == record["reference"]:
+        call.reference_spoken = call.reference_spoken or spoken
+        call.reference_heard = call.reference_heard or bool(record.get("heard"))
     if not record.get("recording_sid"):
         return None
     intake = record_intake(session, call=call, recording_sid=record["recording_sid"],

@@ -42,6 +42,13 @@ class CaseView:
     reporter_message_by: str | None = None
     assignable: list[Operator] = field(default_factory=list)
 
+    @property
+    def reference_not_heard(self) -> bool:
+        """The call ended before the reporter heard the reference and PIN out (issue 11): they may
+        not be able to call back, so a named reporter may need to be told another way."""
+        call = self.call
+        return call.reference is not None and call.status != "in-progress" and call.reference_heard is False
+
 
 def case_view(session: Session, case: Case) -> CaseView:
     """The case page's data; the caller has checked that the person may see the case."""

@@ -73,6 +73,9 @@ class CallState:
     # New fields go last, with defaults: tokens sealed before them still unseal (call_state.py).
     region_heard: str | None = None  # a spoken region read back, waiting for the caller's yes
     reads_reference: bool = False  # this step reads the reference out: the next webhook means it was heard
+    # The caller's own reference and PIN were read out in this call: from then on a "repeat" may
+    # read only the pair that was read (credentials.py), never a pair another host drew.
+    reference_read: bool = False
     # The thread with the reporter (ivr/cases/thread.py): the messages to say in this step (never
     # sealed into a URL), the ids of those said in this call ("12,15": a marker, no content), whether
     # this step says them (the next webhook means they were heard), and whether a recording answers them.
@@ -189,6 +192,9 @@ class Gather:
     # True: prompts before a Record or Dial; no input steps on ("go", an empty Digits)
     # to that verb, as a key does. False: no input posts back as NoInput.
     falls_through: bool = False
+    # The caller's reference and PIN end here: no input steps on with "heard", telling the line
+    # the caller stayed to the end of them (a key steps on as pressed at the menu after them).
+    after_numbers: bool = False
 
 
 @dataclass(frozen=True)
@@ -311,8 +317,18 @@ def _step(flow: Flow, state: CallState, event: Event) -> Step:
         return _lookup(flow, state, node, event)
     if isinstance(node, HangupNode) and isinstance(event, Digits):
         return Step(state, (Hangup(),), is_answer=False)  # a key skipped the goodbye
+    if isinstance(node, SayNode) and state.reads_reference:
+        return _after_numbers(flow, state, node, event)
     # Input at a node that does not wait (a replayed webhook): say the node again.
     return replace(_enter(flow, state, state.node, ()), is_answer=False)
+
+
+def _after_numbers(flow: Flow, state: CallState, node: SayNode, event: Event) -> Step:
+    """The numbers were read: go on; a key pressed during them is meant for the menu that follows."""
+    following = flow.node(node.next)
+    if isinstance(event, Digits) and event.value and isinstance(following, MenuNode | DigitsNode | RegionNode):
+        return _step(flow, replace(state, node=node.next, tries=0, reads_reference=False), event)
+    return _enter(flow, state, node.next, ())
 
 
 def _menu(flow: Flow, state: CallState, node: MenuNode, event: Event) -> Step:
@@ -544,7 +560,11 @@ def _enter(
                 continue
             actions += _say(flow, state, node.say)
             if state.reference and any(isinstance(i, DigitsRef) and i.digits == "reference" for i in node.say):
-                state = replace(state, reads_reference=True)
+                # Stop right after the numbers: the "go" that follows them tells the line the
+                # caller stayed on to the end (a hang-up during them, or a key, sends none).
+                state = replace(state, reads_reference=True, reference_read=True)
+                return Step(state, (Gather(_speakable(actions), SKIP_WAIT_S, num_digits=1, falls_through=True,
+                                           after_numbers=True),))
             node_id = node.next
         elif isinstance(node, SetNode):
             state = _apply(state, node.set)

@@ -72,11 +72,14 @@ def _render(action: Action, state: CallState, urls: VoiceUrls) -> str:
         prompts = "".join(_speak(prompt, urls) for prompt in action.prompts)
         # Prompts before a Record or Dial: a key and silence both mean "go on" (e=go), so a caller's
         # stand-in can tell this Gather from a menu by its action alone.
-        target = urls.step(state, "go") if action.falls_through else urls.step(state)
+        # After the reference and PIN, "heard": the caller stayed to their end (a stand-in caller
+        # listens through these rather than answer them).
+        go = "heard" if action.after_numbers else "go"
+        target = urls.step(state, go) if action.falls_through else urls.step(state)
         gather = f"<Gather action={_q(target)}{_gather_attrs(action)}>{prompts}</Gather>"
         # Twilio runs the next verb when the caller gives no input (no action request is made).
         # Prompts before a Record, Dial or Hangup step on with "go": the same as a key that skipped them.
-        return gather + _redirect(urls.step(state, "go" if action.falls_through else "noinput"))
+        return gather + _redirect(urls.step(state, go if action.falls_through else "noinput"))
     if isinstance(action, Record):
         attrs = {
             "action": urls.recorded(state),

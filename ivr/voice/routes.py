@@ -186,6 +186,11 @@ def _respond(svc: Services, flow: Flow, call_sid: str, previous: CallState | Non
         metrics.node_answers(state.node, "retried").inc()
     metrics.node_answers(state.node, "entered").inc()
     svc.tracker.touch(call_sid, state.node, state.flow_version)
+    if previous is not None and previous.reads_reference and not previous.is_followup and previous.reference \
+            and request.args.get("e") == "heard" and not request.form.get("Digits"):
+        credentials.mark_heard(svc, call_sid, previous.reference)  # the numbers played to their end
+    if state.reads_reference and not state.is_followup and state.reference:
+        credentials.mark_spoken(svc, call_sid, state.reference)
     if state.reads_reference and not state.is_followup:
         _send_takes(svc, call_sid)  # "your report is accepted": the kept take goes to work now
     # The TwiML speaks what it must now; the URLs in it carry choices and markers only (issue 10).
@@ -253,9 +258,14 @@ def _load_state(svc: Services, call_sid: str) -> CallState | None:
         return None
 
 
-def _event(form: Mapping[str, str], kind: str | None) -> engine.Event:
+def _event(form: Mapping[str, str], kind: str | None, state: CallState | None = None) -> engine.Event:
     if kind == "noinput":
         return engine.NoInput()
+    if kind == "heard":
+        keys = form.get("Digits", "")
+        if state is not None and state.reads_reference and keys and PHONE_KEYS.fullmatch(keys):
+            return engine.Digits(keys)  # a key during the numbers is meant for the menu after them
+        return engine.Digits("")  # the numbers were read to their end
     if kind == "go":
         return engine.Digits("")  # prompts before a Record, Dial or Hangup ended: go on to it
     if kind == "dial":
@@ -297,7 +307,7 @@ def step() -> Response:
     flow = svc.flows.get(state.flow_version)
     if state.reads_thread:
         state = _messages_heard(svc, state)
-    result = engine.step(flow, state, _event(request.form, request.args.get("e")))
+    result = engine.step(flow, state, _event(request.form, request.args.get("e"), state))
     return _respond(svc, flow, call_sid, state, result)
 
 
@@ -371,6 +381,7 @@ def call_status() -> Response:
     if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
         return Response(status=204)
     seen = svc.tracker.last_seen(call_sid)
+    svc.tracker.forget(call_sid)
     version = seen.get("flow") or svc.flows.for_number(request.form.get("To")).version
     flow_name = "fallback" if version == fallback.FALLBACK_VERSION else svc.flows.get(version).name
     forget: int | None = None

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from ivr.models import CaseDetail, CaseNote
+from ivr.models import CaseDetail, CaseNote, ThreadMessage
 from tests.operator.console import Console, post_form
 
 
@@ -125,13 +125,14 @@ def test_category_notes_and_message_for_the_caller(console: Console, make_client
     post_form(client, f"/operator/cases/{ref.id}/reporter-message", {"text": "Ваше обращение передано на проверку."})
     with console.svc.sessions() as session:
         notes = list(session.scalars(select(CaseNote)))
-        detail = session.get_one(CaseDetail, ref.id)
+        # The message for the caller joins the case's thread with the reporter (issue 13).
+        messages = list(session.scalars(select(ThreadMessage)))
     assert [(n.text, n.operator_id) for n in notes] == [("Позвонить в акимат.", user_id)]
-    assert detail.reporter_message == "Ваше обращение передано на проверку." and detail.reporter_message_by == user_id
+    assert [(m.text, m.operator_id) for m in messages] == [("Ваше обращение передано на проверку.", user_id)]
     page = client.get(f"/operator/cases/{ref.id}").get_data(as_text=True)
     assert "Позвонить в акимат." in page and "Вымогательство взятки" in page
     actions = [e.action for e in console.audit(actor=f"operator:{user_id}")]
-    for action in ("case.category_changed", "case.note_added", "case.reporter_message_set", "case.viewed"):
+    for action in ("case.category_changed", "case.note_added", "thread.message_sent", "case.viewed"):
         assert action in actions
     assert "Позвонить" not in repr([e.detail for e in console.audit()])  # notes stay out of the audit detail
 

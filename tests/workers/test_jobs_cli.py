@@ -85,4 +85,5 @@ def test_sweep_reconcile_and_retention_commands(
     reconciled = run(capsys, "reconcile", "--hours", "1")
     assert reconciled["listed"] == 1 and reconciled["recovered"] == []  # type: ignore[index]
     retention = run(capsys, "retention", "--dry-run")
-    assert retention == {"dry_run": True, "cases": [], "recordings": 0, "transcripts": 0, "contacts": 0}
+    assert retention == {"dry_run": True, "cases": [], "recordings": 0, "transcripts": 0, "contacts": 0,
+                         "pins": 0, "proofs_kept": 0}

@@ -1,4 +1,4 @@
-"""caller heard and rota (slot reserved; filled by its slice)
+"""intakes.is_held: a take the caller may still record again waits (issue 11, item 6)
 
 Revision ID: 0013
 Revises: 0012
@@ -18,8 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     """intakes.is_held: a take the caller may still record again is not enqueued (issue 11, item 6)."""
-    with op.batch_alter_table("intakes") as batch:
-        batch.add_column(sa.Column("is_held", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN (SQLite takes one with a default): batch mode would copy the table, and
+    # SQLite refuses to drop a table other rows point at while foreign keys are on.
+    op.add_column("intakes", sa.Column("is_held", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:

@@ -25,9 +25,9 @@ depends_on = None
 
 def upgrade() -> None:
     """Add the two flags."""
-    with op.batch_alter_table("calls") as batch:
-        batch.add_column(sa.Column("reference_spoken", sa.Boolean(), nullable=True))
-        batch.add_column(sa.Column("reference_heard", sa.Boolean(), nullable=True))
+    # Plain ADD COLUMNs: batch mode could copy the table, which SQLite refuses while rows point at it.
+    op.add_column("calls", sa.Column("reference_spoken", sa.Boolean(), nullable=True))
+    op.add_column("calls", sa.Column("reference_heard", sa.Boolean(), nullable=True))
 
 
 def downgrade() -> None:
