@@ -317,17 +317,19 @@ def _step(flow: Flow, state: CallState, event: Event) -> Step:
         return _lookup(flow, state, node, event)
     if isinstance(node, HangupNode) and isinstance(event, Digits):
         return Step(state, (Hangup(),), is_answer=False)  # a key skipped the goodbye
-    if isinstance(node, SayNode) and state.reads_reference:
+    if isinstance(node, SayNode) and (state.reads_reference or state.reads_thread):
         return _after_numbers(flow, state, node, event)
     # Input at a node that does not wait (a replayed webhook): say the node again.
     return replace(_enter(flow, state, state.node, ()), is_answer=False)
 
 
 def _after_numbers(flow: Flow, state: CallState, node: SayNode, event: Event) -> Step:
-    """The numbers were read: go on; a key pressed during them is meant for the menu that follows."""
+    """The numbers (or messages) were read: go on; a key pressed during them is meant for the menu that follows."""
     following = flow.node(node.next)
     if isinstance(event, Digits) and event.value and isinstance(following, MenuNode | DigitsNode | RegionNode):
-        return _step(flow, replace(state, node=node.next, tries=0, reads_reference=False), event)
+        # Whatever the key does there, the caller has moved on from the read-out.
+        return replace(_step(flow, replace(state, node=node.next, tries=0, reads_reference=False, reads_thread=False),
+                             event), is_answer=True)
     return _enter(flow, state, node.next, ())
 
 
@@ -552,17 +554,22 @@ def _enter(
         node = flow.node(node_id)
         state = replace(state, node=node_id) if keep_tries else replace(state, node=node_id, tries=0)
         keep_tries = False
-        if state.thread and any(isinstance(i, ReporterMessageRef) for i in getattr(node, "say", ())):
+        reads_thread = bool(state.thread) and any(isinstance(i, ReporterMessageRef) for i in getattr(node, "say", ()))
+        if reads_thread:
             state = replace(state, reads_thread=True)
         if isinstance(node, SayNode):
             if node.no_reference is not None and not state.reference:
                 node_id = node.no_reference  # nothing kept to read out: say so, never empty numbers
                 continue
             actions += _say(flow, state, node.say)
-            if state.reference and any(isinstance(i, DigitsRef) and i.digits == "reference" for i in node.say):
-                # Stop right after the numbers: the "go" that follows them tells the line the
-                # caller stayed on to the end (a hang-up during them, or a key, sends none).
-                state = replace(state, reads_reference=True, reference_read=True)
+            reads_numbers = bool(state.reference) and any(
+                isinstance(i, DigitsRef) and i.digits == "reference" for i in node.say)
+            if reads_numbers or reads_thread:
+                # Stop right after the numbers (or the messages for the reporter): the "heard"
+                # that follows tells the line the caller stayed on to their end (a hang-up during
+                # them, or a key, sends none).
+                if reads_numbers:
+                    state = replace(state, reads_reference=True, reference_read=True)
                 return Step(state, (Gather(_speakable(actions), SKIP_WAIT_S, num_digits=1, falls_through=True,
                                            after_numbers=True),))
             node_id = node.next

@@ -657,9 +657,9 @@ class _CallRun:
                     f"<{child.tag}> inside <Gather>: Twilio allows only Say, Play, Pause (warning 13320)"
                 )
         item = self.next_input("Gather", attrs)
-        if "e=heard" in attrs.get("action", "") and self.source is None and not isinstance(item, Press | Hangup):
-            # The reference and PIN: the scripted caller listens them through (a key would cut
-            # them short); what the script says next is for the menu after them.
+        if "e=heard" in attrs.get("action", "") and self.source is None and not isinstance(item, Hangup):
+            # The reference and PIN, or messages for the reporter: the scripted caller listens them
+            # through (or hangs up during them); what the script says next is for the menu after them.
             self.script = itertools.chain([item], self.script)
             item = Silence()
         if isinstance(item, (Talk, EmptyRecording, DialResult)) and self.source is None:

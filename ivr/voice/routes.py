@@ -263,7 +263,7 @@ def _event(form: Mapping[str, str], kind: str | None, state: CallState | None = 
         return engine.NoInput()
     if kind == "heard":
         keys = form.get("Digits", "")
-        if state is not None and state.reads_reference and keys and PHONE_KEYS.fullmatch(keys):
+        if state is not None and (state.reads_reference or state.reads_thread) and keys and PHONE_KEYS.fullmatch(keys):
             return engine.Digits(keys)  # a key during the numbers is meant for the menu after them
         return engine.Digits("")  # the numbers were read to their end
     if kind == "go":
@@ -305,14 +305,14 @@ def step() -> Response:
     if state is None:
         return _twiml(fallback.record_twiml(svc, call_sid))
     flow = svc.flows.get(state.flow_version)
-    if state.reads_thread:
-        state = _messages_heard(svc, state)
+    if state.reads_thread and request.args.get("e") == "heard" and not request.form.get("Digits"):
+        state = _messages_heard(svc, state)  # the pause after the messages came: heard to the end
     result = engine.step(flow, state, _event(request.form, request.args.get("e"), state))
     return _respond(svc, flow, call_sid, state, result)
 
 
 def _messages_heard(svc: Services, state: CallState) -> CallState:
-    """The reporter stayed on past the messages (a key or the end of them): they were heard."""
+    """The reporter stayed on to the end of the messages: they were heard."""
     if state.is_followup:
         try:
             with svc.sessions.begin() as session:
@@ -322,7 +322,7 @@ def _messages_heard(svc: Services, state: CallState) -> CallState:
                                       svc.settings.anonymous_time_resolution_minutes)
         except SQLAlchemyError:
             log.warning("thread.heard_not_recorded")  # they are said again next time: no harm
-    return replace(state, reads_thread=False)
+    return state  # the engine goes on from the messages, past them
 
 
 def _audio_tokens(svc: Services) -> ThreadAudioTokens:

@@ -1191,8 +1191,8 @@ def check_step(flow: Flow, result: Step) -> None:
     # Before the last verb, at most the Gather that lets a key skip the prompts leading to it.
     assert not any(isinstance(a, LAST_ACTIONS) and not (isinstance(a, Gather) and a.falls_through)
                    for a in actions[:-1]), actions
-    if isinstance(actions[-1], Gather) and state.reads_reference:
-        # Parked just after the reference and PIN, waiting for the "go" that says they were heard.
+    if isinstance(actions[-1], Gather) and (state.reads_reference or state.reads_thread) and actions[-1].after_numbers:
+        # Parked just after the reference and PIN (or the messages), waiting for the "heard" webhook.
         assert actions[-1].falls_through and len(actions) == 1 and flow.node(state.node).kind == "say", actions
         return
     if isinstance(actions[-1], Gather):
@@ -1294,6 +1294,10 @@ def test_random_calls_through_the_real_flow_always_wait_or_hang_up(
     # Say nodes that read the reference rest just after it, for the "go" that says it was heard.
     waiting |= {n for n, node in nodes.items() if node.kind == "say" and any(
         getattr(item, "digits", None) == "reference" for item in node.say)}  # type: ignore[union-attr]
+    # ... and so do those that read the messages for the reporter, when there are some.
+    waiting |= {n for n, node in nodes.items() if node.kind == "say" and any(
+        getattr(item, "reporter_message", False) for item in node.say)} & walked.rested  # type: ignore[union-attr]
+    assert "followup_messages_read" in walked.rested
     hangups = {n for n, node in nodes.items() if node.kind == "hangup"}
     lookups = {n: node.op for n, node in nodes.items() if node.kind == "lookup"}  # type: ignore[union-attr]
     assert lookups == {"followup_check": "verify_reference", "followup_new_pin": "issue_pin",

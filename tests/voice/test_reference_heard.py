@@ -51,8 +51,8 @@ def test_a_caller_who_hangs_up_during_the_numbers_still_files_the_report(app: An
     assert flagged
 
 
-def test_a_key_during_the_numbers_is_not_hearing_them_but_the_repeat_is(app: Any, twilio: TwilioSimulator) -> None:
-    # "1" while the numbers play: they are read again, and heard out this time.
+def test_hearing_them_again_is_hearing_them(app: Any, twilio: TwilioSimulator) -> None:
+    # "1" at the menu after the numbers: they are read again, and heard out again.
     result = twilio.call([*REPORT, Press("1"), Silence()])
     reference = spoken_after(result.said(), msg(app, "reference_is"))
     assert result.said().count(msg(app, "reference_is")) == 2

@@ -48,6 +48,8 @@ class FetchesPlays:
             if "/voice/thread-audio/" in url and url not in [u for u, _, _ in self.fetched]:
                 response = self.client.get(url.split("ivr.example.test", 1)[-1] if "://" in url else url)
                 self.fetched.append((url, response.status_code, response.data))
+        if verb == "Gather" and "e=heard" in attrs.get("action", "") and self.keys:
+            return Silence()  # listens to the messages (or the numbers) to their end
         return self.keys.pop(0) if self.keys else Hangup()
 
 
@@ -153,3 +155,23 @@ def test_a_flow_without_a_messages_path_says_them_after_the_status(app, twilio: 
     spoken = [p for a in step.actions for p in (a.prompts if isinstance(a, engine.Gather) else (a,))]
     assert engine.Say("Please call us back.", "Polly.Joanna", "en-US") in spoken
     assert step.state.thread_ids == "7" and step.state.reads_thread
+
+
+class PressesDuringMessages:
+    """A reporter who presses 3 while the messages are being said (skipping them), then hangs up."""
+
+    def __init__(self, keys: list[Input]) -> None:
+        self.keys = list(keys)
+
+    def answer(self, verb: str, attrs: dict[str, str]) -> Input:
+        if verb == "Gather" and "e=heard" in attrs.get("action", ""):
+            return Press("3")
+        return self.keys.pop(0) if self.keys else Hangup()
+
+
+def test_a_key_that_skips_the_messages_leaves_them_unheard(app, twilio: TwilioSimulator) -> None:
+    reference, pin = report(app, twilio)
+    _message(app, reference, language="ru", text="Перезвоните нам, пожалуйста.")
+    result = twilio.call(PressesDuringMessages([Press("2"), Press("9"), Press(reference), Press(pin)]))
+    assert "Перезвоните нам, пожалуйста." in result.said()  # it began, and the key cut it short
+    assert all(m.heard_at is None and m.times_heard == 0 for m in _thread(app, reference))
