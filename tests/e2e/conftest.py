@@ -57,16 +57,22 @@ def _cheap_password_hashes(fast_password_hashes: None) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+def playwright() -> Iterator[Any]:
+    """Playwright for the session: its sync API allows one instance per thread at a time."""
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package is not installed")
     reason = _install_chromium()
     if reason:
         pytest.skip(reason)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    with playwright_api.sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    """One headless Chromium for the session."""
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture

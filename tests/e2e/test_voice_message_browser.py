@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ivr.models import ThreadMessage
 from ivr.storage import make_recording_store
 from tests.conftest import AUTH_TOKEN
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _install_chromium
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.operator.console import PASSWORD, Console
 from tests.support.twilio_sim import Hangup, HttpTransport, Input, Press, Silence, TwilioSimulator
 from tests.voice.test_followup import msg, report
@@ -59,19 +59,15 @@ class FetchesPlays:
 
 
 @pytest.fixture
-def microphone_browser(tmp_path: Path) -> Any:
-    """Chromium with a fake microphone playing a known WAV, and permission to use it."""
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package is not installed")
-    reason = _install_chromium()
-    if reason:
-        pytest.skip(reason)
+def microphone_browser(tmp_path: Path, playwright: Any) -> Any:
+    """Chromium with a fake microphone playing a known WAV, and permission to use it (the session's
+    Playwright: a second sync instance in this thread would refuse to start)."""
     wav = _microphone(tmp_path / "microphone.wav")
     args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={wav}"]
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        yield launched
-        launched.close()
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+    yield launched
+    launched.close()
 
 
 def test_operator_records_a_question_and_the_reporter_hears_it(microphone_browser: Any, live_server: Any,
