@@ -1,6 +1,7 @@
 """Read a YAML config file into a pydantic model, with errors that name the file and line.
 
-Used by the small rule files under config/ (deadlines, the working-day calendar): a person edits
+Used by the small files under config/ (deadlines, the working-day calendar, the receiving bodies,
+the speech engines): a person edits
 them by hand, so a mistake must say where it is, in one line per problem, with no traceback.
 """
 
@@ -53,6 +54,11 @@ def load_model(path: Path, model: type[Model]) -> Model:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigFileError(f"{path}: unreadable ({error.strerror})") from None
+    return parse_model(text, path, model)
+
+
+def parse_model(text: str, path: Path | str, model: type[Model]) -> Model:
+    """YAML text validated as `model`; errors name `path` and the line of each problem."""
     try:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader, without timestamps

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from ivr.config_file import ConfigFileError, parse_model
 
 Engine = Literal["faster-whisper", "onnx-asr"]
 ENGINES: tuple[Engine, ...] = ("faster-whisper", "onnx-asr")
@@ -86,34 +87,10 @@ def load_speech_config(path: Path) -> SpeechConfig:
         return SpeechConfig()
     except OSError as error:
         raise SpeechConfigError(f"{path}: unreadable ({error.strerror})") from None
-    lines: dict[tuple[str, ...], int] = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SpeechConfigError(f"{where}: not valid YAML: {error.problem}") from None
-    if node is not None:
-        _note_lines(node, (), lines)
-    try:
-        return SpeechConfig.model_validate(data or {})
-    except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            loc = tuple(str(part) for part in item["loc"])
-            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
-            where = f"{path}:{line}" if line else str(path)
-            problems.append(f"{where}: {'.'.join(loc) or 'file'}: {item['msg']}")
-        raise SpeechConfigError("; ".join(problems)) from None
-
-
-def _note_lines(node: yaml.Node, loc: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            lines[(*loc, str(key.value))] = key.start_mark.line + 1
-            _note_lines(value, (*loc, str(key.value)), lines)
+        return parse_model(text, path, SpeechConfig)
+    except ConfigFileError as error:
+        raise SpeechConfigError(str(error)) from None
 
 
 def model_path(models_dir: Path, model: str) -> Path:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from ivr.config_file import ConfigFileError, PlacedError, parse_model, resolve
 
 RecipientKind = Literal["agency", "prosecutor", "police", "other"]
 KINDS: tuple[RecipientKind, ...] = ("agency", "prosecutor", "police", "other")
@@ -87,7 +88,7 @@ class RecipientList(_Strict):
         seen: set[str] = set()
         for index, recipient in enumerate(self.recipients):
             if recipient.code in seen:
-                raise _DuplicateCode(index, recipient.code)
+                raise PlacedError(f"code {recipient.code!r} is used twice", "recipients", index, "code")
             seen.add(recipient.code)
         if not self.recipients:
             raise ValueError("lists no recipient: forwarding would be impossible")
@@ -98,56 +99,17 @@ class RecipientList(_Strict):
         return next((r for r in self.recipients if r.code == code), None)
 
 
-class _DuplicateCode(ValueError):
-    def __init__(self, index: int, code: str) -> None:
-        super().__init__(f"code {code!r} is used twice")
-        self.index = index
-
-
 def parse_recipients(text: str, path: Path | str = "config/recipients.yaml") -> RecipientList:
     """Validate the text of a recipients file; RecipientsError names `path` and the line of each problem."""
-    lines: dict[tuple[str, ...], int] = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise RecipientsError(f"{where}: not valid YAML: {error.problem}") from None
-    if node is not None:
-        _note_lines(node, (), lines)
-    try:
-        return RecipientList.model_validate(data or {})
-    except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            loc = tuple(str(part) for part in item["loc"])
-            message = item["msg"].removeprefix("Value error, ")
-            cause = (item.get("ctx") or {}).get("error")
-            if isinstance(cause, _DuplicateCode):
-                loc = ("recipients", str(cause.index), "code")
-            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
-            where = f"{path}:{line}" if line else str(path)
-            problems.append(f"{where}: {'.'.join(loc) or 'file'}: {message}")
-        raise RecipientsError("; ".join(problems)) from None
-
-
-def _note_lines(node: yaml.Node, loc: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            lines[(*loc, str(key.value))] = key.start_mark.line + 1
-            _note_lines(value, (*loc, str(key.value)), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, value in enumerate(node.value):
-            _note_lines(value, (*loc, str(index)), lines)
+        return parse_model(text, path, RecipientList)
+    except ConfigFileError as error:
+        raise RecipientsError(str(error)) from None
 
 
 def load_recipients(path: Path) -> RecipientList:
     """The recipients in `path` (RecipientsError when missing or invalid), re-read when the file changes."""
-    path = Path(path)
-    if not path.is_absolute() and not path.exists():
-        path = Path(__file__).resolve().parent.parent.parent / path  # where config/ ships, run from elsewhere
+    path = resolve(path)  # where config/ ships, when run from elsewhere
     try:
         stat = path.stat()
     except OSError as error:
