@@ -123,8 +123,6 @@ def sweep(
             _rescue_abandoned(each, report)
         for each in queues:
             _enqueue_overdue(each, report)
-        for each in queues:
-            _drop_finished(each, report)
         _release_held(sessions, now, report)
         _enqueue_pending(sessions, queue, report)
         _requeue_lost(sessions, queue, settings, now, report)
@@ -132,6 +130,12 @@ def sweep(
         _schedule_follow_ups(sessions, queue, settings, now, report)
         _escalate_unclaimed_urgent(sessions, queue, settings, now, report)
         _schedule_forgets(sessions, queue, settings, now, report)
+        # Last, and never in the way of the work above: a record left now goes at the next sweep.
+        for each in queues:
+            try:
+                _drop_finished(each, report)
+            except (RedisError, InvalidJobOperation, NoSuchJobError):
+                log.warning("sweep.finished_jobs_kept", queue=each.name)
     finally:
         # Expired, or Redis went away: the TTL frees it either way.
         with contextlib.suppress(RedisError, LockError):
