@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import threading
@@ -55,6 +56,9 @@ class DayKeys:
 
     def key_for(self, day: date) -> bytes:
         """The day's key (drawn on first use)."""
+        shared = self._keys.get(day)
+        if shared is not None and day in self._shared:
+            return shared  # the usual case: no lock, so a log line never waits on another thread
         with self._lock:
             if day in self._shared or (day in self._keys and time.monotonic() < self._retry_at):
                 return self._keys[day]
@@ -98,6 +102,15 @@ class DayKeys:
 
 
 _keys = DayKeys()
+
+
+def _after_fork_in_child() -> None:
+    # RQ forks a work horse per job: a lock held by another thread at that moment would stay
+    # held in the child for ever, and its first log line would wait on it.
+    _keys._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def use_redis(redis_url: str | None) -> None:
