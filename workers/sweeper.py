@@ -18,6 +18,7 @@ import contextlib
 import signal
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
@@ -51,6 +52,7 @@ log = get_logger(__name__)
 
 LOCK_NAME = "ivr:sweeper:lock"
 LOCK_TTL_S = 300  # a sweeper that dies holding the lock blocks the others this long at most
+_LOCK_TOKEN = uuid.uuid4().hex.encode()  # one per process (redis-py's lock compares bytes)
 JUST_CLAIMED_S = 30  # a webhook may be between its claim and its enqueue: leave it that long
 RECONCILE_JOB = queueing.RECONCILE
 RETENTION_JOB = queueing.RETENTION
@@ -114,8 +116,13 @@ def sweep(
     # is enqueued below, in this sweep if this one holds the lock.
     replayed = _replay_spool(sessions, settings)
     lock = queue.connection.lock(LOCK_NAME, timeout=LOCK_TTL_S, blocking=False)
-    if not lock.acquire(blocking=False):
-        return SweepReport(replayed=replayed, skipped=True)
+    # This process's own token: a sweep that failed holding the lock (Redis failed over mid-sweep,
+    # so its release failed too) must not keep this sweeper out until the lock expires.
+    if not lock.acquire(blocking=False, token=_LOCK_TOKEN):
+        if queue.connection.get(LOCK_NAME) != _LOCK_TOKEN:
+            return SweepReport(replayed=replayed, skipped=True)
+        lock.local.token = _LOCK_TOKEN
+        lock.extend(LOCK_TTL_S, replace_ttl=True)
     report = SweepReport(replayed=replayed)
     try:
         queues = [queue, make_queue(queue.connection, settings.transcribe_queue_name)]

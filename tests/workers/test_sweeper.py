@@ -198,3 +198,20 @@ def test_enqueue_failure_gives_the_claim_back(deps: WorkerDeps, fake_api: FakeTw
     assert report.enqueued == [] and status_of(deps, intake_id) == PENDING
     with deps.sessions() as session:
         assert session.get_one(Intake, intake_id).last_error == "enqueue failed: ConnectionError"
+
+
+def test_a_sweep_that_failed_holding_the_lock_does_not_keep_its_sweeper_out(
+    deps: WorkerDeps, fake_api: FakeTwilioApi
+) -> None:
+    # Redis failed over mid-sweep: the lock was written, its release was not. Before, every later
+    # sweep skipped for the lock's 5 minutes and pending reports waited (the Sentinel rehearsal).
+    from workers import sweeper
+
+    intake_id = add_intake(deps, fake_api, enqueue=False)
+    deps.redis.set(sweeper.LOCK_NAME, sweeper._LOCK_TOKEN, ex=sweeper.LOCK_TTL_S)
+    report = sweep(deps.sessions, deps.queue, settings=deps.settings)
+    assert not report.skipped and report.enqueued == [intake_id]
+    assert deps.redis.get(sweeper.LOCK_NAME) is None  # released at the end, as usual
+    # Another sweeper's lock still keeps this one out.
+    deps.redis.set(sweeper.LOCK_NAME, b"another-process", ex=sweeper.LOCK_TTL_S)
+    assert sweep(deps.sessions, deps.queue, settings=deps.settings).skipped
