@@ -49,6 +49,7 @@ def test_fifty_calls_in_flight_survive_a_failover_and_every_report_becomes_one_c
         assert seen["new_master"] != first_master
         assert seen["in_flight"] > 0 and seen["queued"] > 0  # the kill really hit work in progress
         assert tally.cases == CALLS
-        # Jobs after the failover ran on the new master: the intake queue there is drained.
-        assert queue.count == 0
+        # Jobs after the failover ran on the new master: the intake queue there drains (the sweeper
+        # may have just queued a follow-up, e.g. a release at Twilio, as the cases settled).
+        wait_for(lambda: queue.count == 0, 30, "the intake queue drained", interval_s=0.2)
         assert degraded_s < DEGRADED_BUDGET_S
