@@ -147,7 +147,9 @@ def list_cases() -> Response:
         )
         page = case_queue.list_cases(db, principal(), dataclasses.replace(filters, search=found),
                                      page_size=page_size, book=book, now=now, min_confidence=threshold)
-    return jsonify(cases=[row.as_json() for row in page.rows], total=page.total, page=page.page, pages=page.pages)
+    # total_capped: `total` and `pages` are floors; the count stops COUNT_AHEAD matches past this page.
+    return jsonify(cases=[row.as_json() for row in page.rows], total=page.total, total_capped=page.total_capped,
+                   page=page.page, pages=page.pages)
 
 
 @bp.get("/queue/waiting")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from ivr.accounts import Principal
@@ -157,6 +157,8 @@ class QueuePage:
     total: int
     page: int
     pages: int
+    total_capped: bool = False
+    """`total` is a floor: more cases match, and pages go on past `pages` (see COUNT_AHEAD)."""
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -168,6 +170,26 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def work_rank() -> ColumnElement[int]:
+    """The work list's first sort key: 0 an urgent open case, 1 another open case, 2 a closed one.
+
+    The constants are written into the SQL, not bound, so that PostgreSQL recognises the
+    expression of the index `ix_cases_work_order` (migration 0015, WORK_RANK_SQL) and reads a
+    page in order from it.
+    """
+    return case(
+        (Case.status == literal("closed", literal_execute=True), literal(2, literal_execute=True)),
+        (Case.is_urgent, literal(0, literal_execute=True)),
+        else_=literal(1, literal_execute=True),
+    )
+
+
+WORK_RANK_SQL = "CASE WHEN status = 'closed' THEN 2 WHEN is_urgent THEN 0 ELSE 1 END"
+"""`work_rank()` as the index holds it (tests compare the two)."""
+COUNT_AHEAD = 1_000
+"""Matches counted past the page shown; beyond that the console says "more than" (QueuePage.total_capped)."""
+
+
 def list_cases(
     session: Session, principal: Principal, filters: QueueFilters, *, page_size: int = PAGE_SIZE,
     book: DeadlineBook | None = None, now: datetime | None = None,
@@ -177,31 +199,32 @@ def list_cases(
 
     The oldest waiting report is the one most likely to miss its deadline, so it comes first and
     never sinks to a later page. With `book`, each row carries its nearest deadline at `now`.
+
+    The count of matches stops COUNT_AHEAD past the page: counting every case that holds a common
+    word, across years of reports, costs more than showing the page (bench/README.md).
     """
     where = filters.conditions(principal)
-    pinned = case((and_(Case.is_urgent.is_(True), Case.status != "closed"), 0), else_=1)
-    is_closed = case((Case.status == "closed", 1), else_=0)
-    order = (pinned, is_closed, Case.created_at.asc(), Case.id.asc())
-
-    def page_of(number: int) -> list[Any]:
-        # The page's calls with the count of all matches, in one pass over the filters (a search
-        # for a common word matches a fifth of a million cases: counting apart read them twice).
-        return list(session.execute(
-            select(Case.call_id, func.count().over().label("total")).where(*where).order_by(*order)
-            .limit(page_size).offset((number - 1) * page_size)
-        ))
+    rank = work_rank()
+    if filters.status == "closed":
+        where.append(rank == literal(2, literal_execute=True))
+    elif filters.status:  # "open" or one open status: the index's range of open cases only
+        where.append(rank < literal(2, literal_execute=True))
+    order = (rank, Case.created_at.asc(), Case.id.asc())
 
     page = max(1, filters.page)
-    found = page_of(page)
-    if found:
-        total = int(found[0].total)
-    else:  # past the last page, or nothing at all: count, and show the last page
-        total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
-        last = max(1, math.ceil(total / page_size))
-        if page > last:
-            page = last
-            found = page_of(page) if total else []
+    # At least a page past this one, so a capped count always has a next page to show.
+    counted_to = (page - 1) * page_size + max(COUNT_AHEAD, page_size)
+    matches = select(Case.id).where(*where).limit(counted_to + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(matches)) or 0
+    capped = total > counted_to
+    if capped:
+        total = counted_to
     pages = max(1, math.ceil(total / page_size))
+    if not capped and page > pages:  # past the last page: show the last
+        page = pages
+    found = list(session.execute(
+        select(Case.call_id).where(*where).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+    )) if total else []
     # The page's calls first: the sums and verdicts below are then worked out for 25 calls, not
     # for every call of years of reports (bench/README.md, "The console at the scale of years").
     page_calls = [row.call_id for row in found]
@@ -253,7 +276,7 @@ def list_cases(
         )
         for row, duration, count, assignee, rank, handled_at in _result_rows(session, query)
     ]
-    return QueuePage(rows, int(total), page, pages)
+    return QueuePage(rows, int(total), page, pages, capped)
 
 
 def _result_rows(session: Session, query: Any) -> list[Any]:
