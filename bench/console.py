@@ -30,7 +30,6 @@ import random
 import re
 import secrets
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from bench.machine import cpu_model
 from ivr.cases.reference import damm_digit
 from ivr.crypto import Cipher, text_context
 from ivr.search_terms import TermKeys, stem, words
@@ -91,17 +91,6 @@ def reference_of(number: int) -> str:
     """A unique valid 8-digit reference per case number."""
     body = str(1_000_000 + number)
     return body + damm_digit(body)
-
-
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 @contextmanager
@@ -400,7 +389,7 @@ def main() -> None:
         figures = measure(url, data_key, args.cases, args.samples, filler.surnames)
     print(json.dumps({
         "cases": args.cases, "search_term_rows": term_rows, "sizes": sizes,
-        "fill_s": round(fill["fill_s"], 1), "cpu": _cpu_model(), "cores": os.cpu_count(),
+        "fill_s": round(fill["fill_s"], 1), "cpu": cpu_model(), "cores": os.cpu_count(),
         "python": platform.python_version(), **figures,
     }, ensure_ascii=False, indent=2))
 

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import secrets
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
+from bench.machine import cpu_model
 from ivr.cases import followup
 from ivr.cases.reference import PinHasher, damm_digit, new_pin
 from ivr.db import make_engine, make_sessionmaker, utc_now
@@ -32,17 +31,6 @@ from ivr.migrations import upgrade
 from ivr.models import Call
 
 KINDS = ("unknown", "locked", "wrong")
-
-
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def _reference() -> str:
@@ -91,7 +79,7 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         timings = measure(url, args.samples)
     backend = url.split(":", 1)[0].split("+", 1)[0]
-    print(f"machine: {_cpu_model()}, {os.cpu_count()} cores; database: {backend}; {args.samples} samples each")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; database: {backend}; {args.samples} samples each")
     wrong = statistics.median(timings["wrong"])
     print("| reference | median ms | p10 ms | p90 ms | median / wrong PIN |")
     print("|---|---:|---:|---:|---:|")

@@ -23,7 +23,6 @@ import argparse
 import io
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.machine import cpu_model
 from workers.audio import iter_pcm
 from workers.transcriber.bundled_model import bundled_model_dir
 from workers.transcriber.faster_whisper import FasterWhisperTranscriber, load_model
@@ -166,17 +166,6 @@ def measure(name: str, wav: bytes, language: str, transcriber: FasterWhisperTran
         result.confidence,
         result.text,
     )
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

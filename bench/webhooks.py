@@ -50,6 +50,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from twilio.request_validator import RequestValidator
 
+from bench.machine import cpu_model
 from tests.support.services import RedisServer, free_port
 from tests.support.twilio_sim import TwilioSimulator
 
@@ -441,12 +442,6 @@ def summarise(target: Target) -> Summary:
 
 def machine() -> dict[str, str]:
     """What the figures were measured on."""
-    cpu_model = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     from importlib.metadata import version
@@ -458,7 +453,7 @@ def machine() -> dict[str, str]:
     return {
         "code": code,
         "nproc": nproc or str(os.cpu_count()),
-        "cpu": cpu_model,
+        "cpu": cpu_model(),
         "kernel": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "gunicorn": version("gunicorn"),
