@@ -137,6 +137,18 @@ def test_bundled_model_is_joined_again_when_model_bin_changes(tmp_path: Path) ->
     assert (folder / "model.bin").stat().st_size > 100_000_000
 
 
+def test_bundled_model_stays_verified_when_its_mtime_loses_the_fraction(tmp_path: Path) -> None:
+    """A container image's layers keep whole-second mtimes: the folder joined at build time must
+    still count as verified after a pull (its user may not write there to join it again)."""
+    folder = bundled_model_dir(tmp_path)
+    whole = (folder / "model.bin").stat().st_mtime_ns // 1_000_000_000 * 1_000_000_000
+    for path in folder.iterdir():
+        os.utime(path, ns=(whole, whole))
+    assert bundled_model_dir(tmp_path) == folder
+    # Joined again, model.bin would be a new file with a new mtime.
+    assert (folder / "model.bin").stat().st_mtime_ns == whole
+
+
 def test_bundled_model_survives_concurrent_workers(tmp_path: Path) -> None:
     script = (
         "import sys; from pathlib import Path; "

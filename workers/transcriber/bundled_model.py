@@ -38,7 +38,8 @@ def bundled_model_dir(cache_dir: Path) -> Path:
 
     Safe with many workers at once: the join happens under a file lock, into a temp file that is
     verified (SHA-256) before it is renamed into place, so no worker ever loads half a model.
-    Later calls only compare model.bin's size and mtime with the marker written after the check.
+    Later calls only compare model.bin's size and mtime (to the second) with the marker written
+    after the check.
     """
     target = Path(cache_dir) / MODEL_NAME
     if _is_verified(target):
@@ -65,9 +66,16 @@ def _is_verified(target: Path) -> bool:
     return (
         marker.get("sha256") == MODEL_SHA256
         and marker.get("size") == stat.st_size
-        and marker.get("mtime_ns") == stat.st_mtime_ns
+        and _same_second(marker.get("mtime_ns"), stat.st_mtime_ns)
         and all((target / name).is_file() for name in _SMALL_FILES)
     )
+
+
+def _same_second(recorded: object, mtime_ns: int) -> bool:
+    # Whole seconds: an image layer (docker push/pull, podman save) or a plain tar keeps only
+    # those, and a folder joined at build time that no longer matched would be joined again by
+    # a user who may not write there (the container's read-only /opt/ivr/models).
+    return isinstance(recorded, int) and recorded // 1_000_000_000 == mtime_ns // 1_000_000_000
 
 
 def _resource(package: str, name: str) -> Traversable:
