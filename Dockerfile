@@ -2,6 +2,7 @@
 # Hotline 1424 IVR: one image for every process of the line. The default command is the web app.
 #
 #   docker build -t ivr-1424 .
+#   (buildah: `buildah build --format docker -t ivr-1424 .`; the OCI format has no HEALTHCHECK)
 #   docker run --env-file /etc/ivr/ivr.env ivr-1424 ivr db upgrade                          # release step
 #   docker run --env-file /etc/ivr/ivr.env -p 5000:5000 -v ivr-data:/var/lib/ivr ivr-1424  # web
 #   docker run --env-file /etc/ivr/ivr.env --no-healthcheck -v ivr-data:/var/lib/ivr ivr-1424 ivr worker

@@ -30,6 +30,12 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 # The production-layout rehearsal (tests/deploy) runs Redis under Sentinel behind HAProxy.
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)  # /usr/sbin: off some PATHs
+# The container image is built with buildah and run with podman (under runc) on a bookworm made by
+# mmdebstrap (tests/deploy/test_container_image.py; no Docker engine, no Docker Hub).
+command -v buildah >/dev/null || missing+=(buildah)
+command -v podman >/dev/null || missing+=(podman)
+command -v runc >/dev/null || missing+=(runc)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
