@@ -32,6 +32,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import queueing
+from ivr.cases import pin_attempts
 from ivr.cases.opening import record_event
 from ivr.db import engine_for, make_sessionmaker, utc_now
 from ivr.intake import claim_and_enqueue, enqueue_claimed
@@ -137,6 +138,8 @@ def sweep(
         _schedule_follow_ups(sessions, queue, settings, now, report)
         _escalate_unclaimed_urgent(sessions, queue, settings, now, report)
         _schedule_forgets(sessions, queue, settings, now, report)
+        with sessions.begin() as session:  # the line's PIN counts of hours gone by (ivr.cases.pin_attempts)
+            pin_attempts.prune_hours(session, now)
         # Last, and never in the way of the work above: a record left now goes at the next sweep.
         for each in queues:
             try:

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr import metrics
 from ivr.accounts import Principal
 from ivr.cases import casework
-from ivr.cases.followup import GuessLimits, _claim_attempt, _count_line_attempt, _hour_of
+from ivr.cases.pin_attempts import GuessLimits, claim_attempt, count_line_attempt, forget_attempt, hour_of
 from ivr.cases.reference import PinHasher
 from ivr.cases.referrals import report_fingerprint
 from ivr.db import utc_now
-from ivr.models import AuditEvent, Call, Case, CaseDetail, CaseReferral, PinFailureHour
+from ivr.models import AuditEvent, Call, Case, CaseDetail, CaseReferral
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,16 @@ def verify(
     if not principal.is_supervisor:
         raise casework.NotAllowed("error.403")
     now = now or utc_now()
-    hour = _hour_of(now)
+    hour = hour_of(now)
     reference = "".join(ch for ch in reference or "" if ch.isdigit())
     pin = "".join(ch for ch in pin or "" if ch.isdigit())
     with sessions() as session:
         with session.begin():
-            line_count = _count_line_attempt(session, hour)
+            line_count = count_line_attempt(session, hour)
             call = session.scalars(select(Call).where(Call.reference == reference)).first()
             call_id = call.id if call is not None else None
             is_capped = line_count > limits.max_failures_per_hour
-            claim = None if is_capped else _claim_attempt(session, reference, limits, now)
+            claim = None if is_capped else claim_attempt(session, reference, limits, now)
         is_right = pins.verify(claim.pin_hash if claim else None, pin)  # outside any transaction
         with session.begin():
             if claim is None or not is_right:
@@ -75,14 +75,7 @@ def verify(
                 session.add(AuditEvent(actor=principal.actor, action="authorship.failed", call_id=call_id,
                                        detail={"outcome": outcome}))
                 return None
-            session.execute(
-                update(Call).where(Call.id == claim.call_id).values(pin_failures=0, locked_until=None)
-                .execution_options(synchronize_session=False)
-            )
-            session.execute(
-                update(PinFailureHour).where(PinFailureHour.hour == hour)
-                .values(failures=PinFailureHour.failures - 1).execution_options(synchronize_session=False)
-            )
+            forget_attempt(session, claim.call_id, hour)
             if pins.needs_rehash(claim.pin_hash):  # keyed anew under today's key, as the phone does
                 session.execute(update(Call).where(Call.id == claim.call_id).values(pin_hash=pins.hash(pin))
                                 .execution_options(synchronize_session=False))

@@ -13,78 +13,22 @@ The slow hash runs between two short transactions, so no lock is held while it r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import metrics
 from ivr.cases import thread
+from ivr.cases.pin_attempts import Claim, GuessLimits, claim_attempt, count_line_attempt, forget_attempt, hour_of
 from ivr.cases.reference import PinHasher, new_pin
 from ivr.db import utc_now
 from ivr.flow.engine import LookupDone
-from ivr.models import AuditEvent, Call, Case, PinFailureHour
+from ivr.models import AuditEvent, Call, Case
 
 ACTOR = "voice:followup"
 
-
-
-@dataclass(frozen=True)
-class GuessLimits:
-    """How many wrong PINs a reference and the whole line may take."""
-
-    max_failures: int = 5
-    lock_minutes: int = 60
-    max_failures_per_hour: int = 200
-
-
-@dataclass(frozen=True)
-class _Claim:
-    call_id: int
-    pin_hash: str | None
-    failures: int
-    is_now_locked: bool
-
-
-def _hour_of(moment: datetime) -> int:
-    return int(moment.timestamp() // 3600)
-
-
-def _count_line_attempt(session: Session, hour: int) -> int:
-    """One more unfinished check this hour, line-wide; the new count (one atomic upsert)."""
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PinFailureHour)
-    statement = (
-        insert.values(hour=hour, failures=1)
-        .on_conflict_do_update(index_elements=["hour"], set_={"failures": PinFailureHour.failures + 1})
-        .returning(PinFailureHour.failures)
-    )
-    return int(session.execute(statement).scalar_one())
-
-
-def _claim_attempt(session: Session, reference: str, limits: GuessLimits, now: datetime) -> _Claim | None:
-    """Take one of the reference's allowed attempts; None if it is locked (or unknown).
-
-    One statement: the database serialises concurrent claims on the row, and the claim that
-    reaches the limit sets the lock in the same write. SET expressions read the old row.
-    """
-    is_open = or_(Call.locked_until.is_(None), Call.locked_until <= now)
-    counted = case((Call.locked_until.is_(None), Call.pin_failures + 1), else_=1)  # an expired lock starts over
-    until = now + timedelta(minutes=limits.lock_minutes)
-    statement = (
-        update(Call)
-        .where(Call.reference == reference, is_open)
-        .values(pin_failures=counted, locked_until=case((counted >= limits.max_failures, until), else_=None))
-        .returning(Call.id, Call.pin_hash, Call.pin_failures, Call.locked_until)
-        .execution_options(synchronize_session=False)
-    )
-    row = session.execute(statement).first()
-    if row is None:
-        return None
-    return _Claim(row.id, row.pin_hash, row.pin_failures, row.locked_until is not None)
 
 
 def verify_reference(
@@ -98,18 +42,18 @@ def verify_reference(
 ) -> LookupDone:
     """Check a reference and PIN; on success, the case's status and the operators' message."""
     now = now or utc_now()
-    hour = _hour_of(now)
+    hour = hour_of(now)
     reference = reference or ""
     # One session, two transactions: the call row read in the first stays known in the second
     # (expire_on_commit is off), so writing the audit row reads nothing more for a known reference
     # than for an unknown one.
     with sessions() as session:
         with session.begin():
-            line_count = _count_line_attempt(session, hour)
+            line_count = count_line_attempt(session, hour)
             call = session.scalars(select(Call).where(Call.reference == reference)).first()
             call_id = call.id if call is not None else None
             is_capped = line_count > limits.max_failures_per_hour
-            claim = None if is_capped else _claim_attempt(session, reference, limits, now)
+            claim = None if is_capped else claim_attempt(session, reference, limits, now)
         # Outside any transaction: the slow hash holds no lock. A refused or unknown reference is
         # checked against a dummy hash with the same key and cost.
         is_pin_right = pins.verify(claim.pin_hash if claim else None, pin or "")
@@ -118,7 +62,7 @@ def verify_reference(
                              line_count, limits)
 
 
-def _conclude(session: Session, pins: PinHasher, claim: _Claim | None, is_pin_right: bool, is_capped: bool,
+def _conclude(session: Session, pins: PinHasher, claim: Claim | None, is_pin_right: bool, is_capped: bool,
               call_id: int | None, pin: str, hour: int, line_count: int, limits: GuessLimits) -> LookupDone:
     """The second transaction: forget a right attempt, or write the one audit row of a failed one."""
     if claim is not None and is_pin_right:
@@ -137,16 +81,9 @@ def _conclude(session: Session, pins: PinHasher, claim: _Claim | None, is_pin_ri
     return LookupDone("wrong")
 
 
-def _verified(session: Session, pins: PinHasher, claim: _Claim, pin: str, hour: int) -> LookupDone:
+def _verified(session: Session, pins: PinHasher, claim: Claim, pin: str, hour: int) -> LookupDone:
     """The right PIN: the counters forget this attempt, and an old-style hash is keyed anew."""
-    session.execute(
-        update(Call).where(Call.id == claim.call_id).values(pin_failures=0, locked_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(PinFailureHour).where(PinFailureHour.hour == hour)
-        .values(failures=PinFailureHour.failures - 1).execution_options(synchronize_session=False)
-    )
+    forget_attempt(session, claim.call_id, hour)
     if pins.needs_rehash(claim.pin_hash):
         session.execute(update(Call).where(Call.id == claim.call_id).values(pin_hash=pins.hash(pin))
                         .execution_options(synchronize_session=False))

@@ -215,3 +215,19 @@ def test_a_sweep_that_failed_holding_the_lock_does_not_keep_its_sweeper_out(
     # Another sweeper's lock still keeps this one out.
     deps.redis.set(sweeper.LOCK_NAME, b"another-process", ex=sweeper.LOCK_TTL_S)
     assert sweep(deps.sessions, deps.queue, settings=deps.settings).skipped
+
+
+def test_the_sweep_drops_the_line_wide_pin_counts_of_hours_gone_by(deps: WorkerDeps) -> None:
+    """The cap on failed PIN checks reads only the current hour; older counts would only date attempts."""
+    from sqlalchemy import select
+
+    from ivr.cases.pin_attempts import hour_of
+    from ivr.models import PinFailureHour
+
+    now = utc_now()
+    hour = hour_of(now)
+    with deps.sessions.begin() as session:
+        session.add_all(PinFailureHour(hour=h, failures=3) for h in (hour - 30, hour - 2, hour - 1, hour))
+    sweep(deps.sessions, deps.queue, settings=deps.settings, now=now)
+    with deps.sessions() as session:
+        assert sorted(session.scalars(select(PinFailureHour.hour))) == [hour - 1, hour]
