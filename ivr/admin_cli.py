@@ -98,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_flow_check(args: argparse.Namespace) -> int:
     """Validate flows, lines and prompt audio; exit 1 on errors (or warnings with --strict)."""
-    from ivr.admin.checks import check_config
+    from ivr.flow_checks import check_config
 
     settings = load_settings()
     path = args.file or settings.flow_path
@@ -162,8 +162,8 @@ def cmd_flow_show(args: argparse.Namespace) -> int:
         return 2
     figures = None
     if args.figures:
-        from ivr.admin.figures import flow_figures
         from ivr.db import make_engine, make_sessionmaker
+        from ivr.flow_figures import flow_figures
 
         engine = make_engine(settings.database_url, data_keys=settings.data_keys)
         try:

@@ -33,7 +33,7 @@ def test_blueprints_are_made_only_in_package_inits() -> None:
 
 
 @pytest.mark.parametrize("first", ["ivr.services", "ivr.call_state", "ivr.line_gauges", "ivr.voice.signature",
-                                   "ivr.admin.checks", "ivr.operator.auth", "ivr.api.routes", "ivr.ops.routes"])
+                                   "ivr.flow_checks", "ivr.operator.auth", "ivr.api.routes", "ivr.ops.routes"])
 def test_any_module_imports_first_without_a_circle(first: str) -> None:
     # A fresh interpreter each time: the order of first imports is where circles show.
     code = f"import {first}\nfrom ivr.app import create_app\nprint('ok')"
@@ -43,8 +43,10 @@ def test_any_module_imports_first_without_a_circle(first: str) -> None:
 
 def test_the_ivr_command_loads_no_web_side() -> None:
     # `ivr worker` is how the workers start (Procfile, systemd): its subcommands must not pull in Flask.
+    # Nor do the admin's commands when they run: the flow check and the figures are no web pages.
     code = ("import sys\nfrom importlib.metadata import entry_points\nimport ivr.cli\n"
             "for command in entry_points(group='ivr.commands'): command.load()\n"
+            "import ivr.flow_checks, ivr.flow_figures\n"
             "print(sorted(n for n in sys.modules if n.split('.')[0] == 'flask' or n == 'ivr.services'"
             " or n.startswith(('ivr.admin.', 'ivr.operator', 'ivr.voice', 'ivr.api', 'ivr.ops'))))")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

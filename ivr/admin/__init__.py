@@ -1,11 +1,11 @@
 """The one admin area: blueprint "admin" at /admin (flows in `routes`, accounts in `people`, the
-line's state in `system`), with what only those pages and `ivr flow` use (`checks`, `figures`).
+line's state in `system`).
 
 `bp` is declared here and the view modules imported at the bottom, as in every blueprint package;
 so importing anything under ivr.admin loads the admin's views (Flask, the console's access rules).
-The admin commands therefore live outside, in `ivr.admin_cli`: `ivr` and the workers it starts
-(`ivr worker`) never load them; only a command that reads flows (`ivr flow check`) imports
-`ivr.admin.checks` when it runs.
+What the pages share with the command line lives outside: the flow check in `ivr.flow_checks`,
+the call figures in `ivr.flow_figures`, the commands in `ivr.admin_cli`; so `ivr flow check`,
+`ivr flow show` and the workers `ivr` starts never load Flask.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from flask import Response, abort, current_app, render_template, request
 from werkzeug.datastructures import FileStorage
 
 from ivr.admin import bp
-from ivr.admin.checks import Finding, check_config, describe
-from ivr.admin.figures import PERIODS_DAYS, flow_figures
 from ivr.flow.catalog import FlowCatalog, Line
 from ivr.flow.diagram import DiagramError, Figures, has_graphviz, inline_svg, render
 from ivr.flow.model import Flow
 from ivr.flow.problems import FlowError
+from ivr.flow_checks import Finding, check_config, describe
+from ivr.flow_figures import PERIODS_DAYS, flow_figures
 from ivr.operator.auth import admins_only, console_blueprint
 from ivr.services import services
 

@@ -67,7 +67,7 @@ CODE_NAMES = (
     N_("category.extortion"),
     N_("category.other"),
     N_("category.procurement"),
-    # how serious a finding of the flow check is, on the admin's flow pages (ivr.admin.checks.Finding)
+    # how serious a finding of the flow check is, on the admin's flow pages (ivr.flow_checks.Finding)
     N_("admin.severity.error"),
     N_("admin.severity.warning"),
     # an account's role

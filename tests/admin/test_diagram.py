@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ivr.admin.figures import call_endings, flow_figures
 from ivr.db import make_engine, make_sessionmaker, utc_now
 from ivr.flow.diagram import (
     DiagramError,
@@ -22,6 +21,7 @@ from ivr.flow.diagram import (
     to_dot,
 )
 from ivr.flow.loading import load_flow, parse_flow
+from ivr.flow_figures import call_endings, flow_figures
 from ivr.models import Call, FlowVersion
 from tests.admin.conftest import FLOW
 
