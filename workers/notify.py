@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,13 @@ class NotifyFailed(Exception):
     """The webhook did not accept the notice; RQ retries the job."""
 
 
+def _post(http: requests.Session, url: str, payload: dict[str, Any], which: str) -> None:
+    response = http.post(url, json=payload, timeout=NOTIFY_TIMEOUT_S, allow_redirects=False)
+    if not 200 <= response.status_code < 300:
+        # The URL may carry a token of its own: the message names the status only.
+        raise NotifyFailed(f"urgent webhook answered HTTP {response.status_code}{which}")
+
+
 def notify_urgent(case_id: int) -> None:
     """POST {case_id, reference, region_code} for an urgent case, once; no caller data is sent."""
     deps = worker_deps()
@@ -34,10 +43,7 @@ def notify_urgent(case_id: int) -> None:
             return
         payload = {"case_id": case.id, "reference": case.reference, "region_code": case.region_code}
         call_id = case.call_id
-    response = deps.http.post(url, json=payload, timeout=NOTIFY_TIMEOUT_S, allow_redirects=False)
-    if not 200 <= response.status_code < 300:
-        # The URL may carry a token of its own: the message names the status only.
-        raise NotifyFailed(f"urgent webhook answered HTTP {response.status_code}")
+    _post(deps.http, url, payload, "")
     with deps.sessions.begin() as session:
         stamp_once(
             session,
@@ -90,9 +96,7 @@ def escalate_unclaimed_urgent(case_id: int) -> None:
             "threshold_minutes": after_min,
         }
         call_id = case.call_id
-    response = deps.http.post(url, json=payload, timeout=NOTIFY_TIMEOUT_S, allow_redirects=False)
-    if not 200 <= response.status_code < 300:
-        raise NotifyFailed(f"urgent webhook answered HTTP {response.status_code} (unclaimed notice)")
+    _post(deps.http, url, payload, " (unclaimed notice)")
     with deps.sessions.begin() as session:
         stamp_once(
             session,
