@@ -46,6 +46,7 @@ run=(run --ulimit "nofile=$(limit -n):$(limit -n)" --ulimit "nproc=$(limit -u):$
 failures=0
 ok() { echo "check $1: ok"; }
 failed() { echo "check $1: FAILED $2"; failures=$((failures + 1)); }
+last() { printf "%s" "$1" | tail -c "$2"; }  # the end of a long output
 seconds() { echo $(($(date +%s) - $1)); }
 
 # -- the base image
@@ -114,7 +115,7 @@ ids=$("${podman[@]}" "${run[@]}" --rm "$tag" sh -c 'echo "$(id -u):$(id -g)"' 2>
 [ "$ids" = 10001:10001 ] && ok runs-as-10001 || failed runs-as-10001 "$ids"
 
 help=$("${podman[@]}" "${run[@]}" --rm "$tag" ivr --help 2>&1) && [[ $help == *usage:* ]] \
-  && ok ivr-help || failed ivr-help "${help: -500}"
+  && ok ivr-help || failed ivr-help "$(last "$help" 500)"
 
 # The folder joined at build time: root's, read-only to ivr, and verified as it is, so a worker
 # never joins it again (it could not: it may not write there).
@@ -140,7 +141,7 @@ assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 print("model ok")
 EOF
 )
-[[ $model == *"model ok"* ]] && ok model-read-only || failed model-read-only "${model: -800}"
+[[ $model == *"model ok"* ]] && ok model-read-only || failed model-read-only "$(last "$model" 800)"
 
 # A minimal production environment; Redis points where nothing listens (the container has its
 # own network namespace), since /healthz must not need it.
@@ -156,7 +157,7 @@ print("REDIS_URL=redis://127.0.0.1:6379/0")
 EOF
 "${podman[@]}" volume create "$volume" >/dev/null
 upgrade=$("${podman[@]}" "${run[@]}" --rm --env-file "$env_file" -v "$volume:/var/lib/ivr" "$tag" ivr db upgrade 2>&1) \
-  && ok db-upgrade || failed db-upgrade "${upgrade: -800}"
+  && ok db-upgrade || failed db-upgrade "$(last "$upgrade" 800)"
 
 # The default command, as `docker run` would start it.
 "${podman[@]}" "${run[@]}" --detach --name "$name" --env-file "$env_file" -v "$volume:/var/lib/ivr" "$tag" >/dev/null
