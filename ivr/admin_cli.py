@@ -202,16 +202,24 @@ def _served_flows(settings: Settings) -> list[Any]:
     return [load_flow(path) for path in dict.fromkeys(paths)]
 
 
+def _served_flows_or_say(settings: Settings) -> list[Any] | None:
+    """The served flows; None, after saying why on stderr, when a flow has errors."""
+    from ivr.flow.problems import FlowError
+
+    try:
+        return _served_flows(settings)
+    except FlowError as exc:
+        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+        return None
+
+
 def cmd_prompts_render(args: argparse.Namespace) -> int:
     """Render placeholder prompt audio for audio-only languages, for every line's flow."""
-    from ivr.flow.problems import FlowError
     from ivr.prompts import PromptError, render_prompts
 
     settings = load_settings()
-    try:
-        flows = _served_flows(settings)
-    except FlowError as exc:
-        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+    flows = _served_flows_or_say(settings)
+    if flows is None:
         return 1
 
     def progress(done: int, total: int, name: str) -> None:
@@ -234,14 +242,11 @@ def cmd_prompts_render(args: argparse.Namespace) -> int:
 
 def cmd_prompts_check(args: argparse.Namespace) -> int:
     """List missing, stale or unplayable prompt audio of every line's flow; exit 1 if any is missing or broken."""
-    from ivr.flow.problems import FlowError
     from ivr.prompts import check_prompts, prompt_text
 
     settings = load_settings()
-    try:
-        flows = _served_flows(settings)
-    except FlowError as exc:
-        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+    flows = _served_flows_or_say(settings)
+    if flows is None:
         return 1
     seen: set[str] = set()
     errors = warnings = 0
