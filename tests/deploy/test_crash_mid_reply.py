@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from tests.support.services import free_port
 from tests.support.stalling_gunicorn_conf import STALL_S
 
 pytestmark = pytest.mark.slow
+HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
 
 
 def wait_answering(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -49,6 +51,8 @@ def wait_answering(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture
 def line(tmp_path: Path, sqlite_url: str, redis_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """HAProxy's address, in front of two stalling gunicorns; the worker class is the test's param."""
+    if HAPROXY is None:
+        pytest.fail("haproxy is not installed (tests/run.sh installs it)")
     worker_args: list[str] = request.param
     leaky = ("IVR_", "TWILIO_", "PROMETHEUS_", "GUNICORN_", "DATABASE_URL", "REDIS_URL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(leaky)}
@@ -74,7 +78,7 @@ def line(tmp_path: Path, sqlite_url: str, redis_url: str, request: pytest.Fixtur
             ports.append(port)
         port, config = free_port(), tmp_path / "haproxy.cfg"
         config.write_text(haproxy_config(port, ports))
-        haproxy = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
+        haproxy = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
         stack.callback(stop, haproxy)
         wait_answering(f"http://127.0.0.1:{port}/healthz", haproxy, config)
