@@ -23,8 +23,10 @@ RUN /opt/ivr/venv/bin/pip install ".[s3]"
 
 FROM python:3.11-slim-bookworm
 # postgresql-client: pg_dump and pg_restore for `ivr backup` / `ivr restore` (as new as the server).
+# espeak-ng and sox: the web process voices an operator's Kazakh message for the phone (Twilio has
+# no Kazakh voice; ivr.prompts.speak), and `ivr prompts render` makes the placeholder prompts.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client \
+    && apt-get install -y --no-install-recommends postgresql-client espeak-ng sox \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 ivr \
     && useradd --system --uid 10001 --gid ivr --home-dir /srv/ivr --no-create-home --shell /usr/sbin/nologin ivr

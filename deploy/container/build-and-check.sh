@@ -143,6 +143,10 @@ EOF
 )
 [[ $model == *"model ok"* ]] && ok model-read-only || failed model-read-only "$(last "$model" 800)"
 
+# An operator's message in Kazakh is voiced by the line itself (espeak-ng and sox in the image).
+voice=$("${podman[@]}" "${run[@]}" --rm "$tag" python -c "from ivr.prompts import speak; a = speak('kk', 'Сәлеметсіз бе. Хабарыңыз қаралып жатыр.'); assert a[:4] == b'RIFF' and len(a) > 8000, len(a); print('voice ok', len(a))" 2>&1)
+[[ $voice == *"voice ok"* ]] && ok kazakh-voice || failed kazakh-voice "$(last "$voice" 500)"
+
 # A minimal production environment; Redis points where nothing listens (the container has its
 # own network namespace), since /healthz must not need it.
 python3 - > "$env_file" <<'EOF'

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "container" / "build-and-check.sh"
 CHECKS = ("build", "image-config", "runs-as-10001", "ivr-help", "model-read-only", "db-upgrade",
-          "healthz-200", "healthcheck", "processes-as-ivr")
+          "kazakh-voice", "healthz-200", "healthcheck", "processes-as-ivr")
 
 
 def test_the_image_builds_and_serves_as_a_user_that_is_not_root() -> None:
