@@ -192,22 +192,13 @@ def cmd_flow_show(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- ivr prompts
 
 
-def _served_flows(settings: Settings) -> list[Any]:
-    """Every distinct flow the lines serve (the one flow when there is no lines file)."""
-    from ivr.flow.catalog import lines_path_for, load_lines
-    from ivr.flow.loading import load_flow
-
-    lines_path = lines_path_for(settings.flow_path)
-    paths = [settings.flow_path] if lines_path is None else [line.flow_path for line in load_lines(lines_path).lines]
-    return [load_flow(path) for path in dict.fromkeys(paths)]
-
-
 def _served_flows_or_say(settings: Settings) -> list[Any] | None:
     """The served flows; None, after saying why on stderr, when a flow has errors."""
+    from ivr.flow.catalog import served_flows
     from ivr.flow.problems import FlowError
 
     try:
-        return _served_flows(settings)
+        return served_flows(settings.flow_path)
     except FlowError as exc:
         print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
         return None

@@ -1,8 +1,13 @@
-"""`ivr cases reindex`: rebuild the search index of report text under the current data key.
+"""`ivr cases reindex` and `ivr cases voice-messages`: one-off work on stored reports.
 
-Needed once after migration 0010 (the migration cannot read the encrypted texts), and after a key
-rotation (`ivr keys rotate` runs it itself). Safe to stop and run again; searches keep working
-meanwhile, since they try every configured key.
+`reindex` rebuilds the search index of report text under the current data key: needed once after
+migration 0010 (the migration cannot read the encrypted texts), and after a key rotation (`ivr
+keys rotate` runs it itself). Safe to stop and run again; searches keep working meanwhile, since
+they try every configured key.
+
+`voice-messages` renders the unheard messages for reporters that are text in a language Twilio
+has no voice for (Kazakh) to audio, as the console does for new ones: needed once after
+migration 0011, which moved the old single message into the thread as text.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from ivr.settings import load_settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `cases reindex` to the `ivr` command."""
-    cases = subparsers.add_parser("cases", help="reports: rebuild the search index")
+    cases = subparsers.add_parser("cases", help="reports: rebuild the search index, voice old messages")
     cases_sub = cases.add_subparsers(dest="cases_command", required=True)
     reindex = cases_sub.add_parser("reindex", help="rebuild the keyed search index of transcripts and notes")
     reindex.add_argument("--quiet", action="store_true", help="no progress bar")
     reindex.set_defaults(func=cmd_reindex)
+    voice = cases_sub.add_parser("voice-messages",
+                                 help="render unheard Kazakh (unvoiced) text messages for reporters to audio")
+    voice.set_defaults(func=cmd_voice_messages)
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
@@ -48,3 +56,29 @@ def run_reindex(*, quiet: bool = False) -> object:
             return reindex(sessions, progress=bar.update)
     finally:
         engine.dispose()
+
+
+def cmd_voice_messages(args: argparse.Namespace) -> int:
+    """Voice what the phone would otherwise read in another language's voice; prints counts as JSON."""
+    from ivr import prompts
+    from ivr.cases.thread import voice_unvoiced
+    from ivr.db import engine_for, make_sessionmaker
+    from ivr.flow.catalog import served_flows
+    from ivr.logging import configure_logging
+    from ivr.storage import make_recording_store
+
+    settings = load_settings()
+    configure_logging(settings)
+    # A language counts as voiced only if every line's flow has a TTS voice for it.
+    flows = served_flows(settings.flow_path)
+    voiced = set.intersection(*({code for code, config in flow.doc.languages.items()
+                                 if config.voice and config.tts_language} for flow in flows))
+    engine = engine_for(settings)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            report = voice_unvoiced(session, voiced_languages=voiced, store=make_recording_store(settings),
+                                    speak=prompts.speak)
+    finally:
+        engine.dispose()
+    print(json.dumps(report.__dict__, ensure_ascii=False))
+    return 1 if report.failed else 0

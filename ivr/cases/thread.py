@@ -18,6 +18,7 @@ import wave
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from ivr.call_times import coarse_time
 from ivr.cases.casework import REPORTER_MESSAGE_MAX_CHARS, Invalid, audit
 from ivr.db import utc_now
 from ivr.flow.engine import ThreadItem
+from ivr.flow.model import Language
 from ivr.models import (
     FROM_REPORTER,
     MACHINE_VOICE,
@@ -117,6 +119,46 @@ def post_text(
     audit(session, principal, "thread.message_sent", case, message_id=message.id, language=language,
           length=len(text), voice=message.voice or "tts")
     return message
+
+
+@dataclass(frozen=True)
+class VoicedReport:
+    """What `voice_unvoiced` did."""
+
+    voiced: int
+    failed: int
+
+
+def voice_unvoiced(
+    session: Session, *, voiced_languages: Iterable[str], store: RecordingStore,
+    speak: Callable[[Language, str], bytes],
+) -> VoicedReport:
+    """Render to audio the unheard text messages in a language the line's TTS has no voice for.
+
+    Messages written before the thread existed (migration 0011 moved them in) were never
+    rendered, so an old Kazakh message would be read by the Russian voice; `post_text` renders
+    new ones when they are sent. A message that cannot be rendered stays text and is counted.
+    """
+    voiced = set(voiced_languages)
+    rows = session.scalars(
+        select(ThreadMessage).where(
+            ThreadMessage.direction == TO_REPORTER, ThreadMessage.audio_key.is_(None),
+            ThreadMessage.heard_at.is_(None), ThreadMessage.text.is_not(None),
+            ThreadMessage.language.is_not(None), ThreadMessage.language.not_in(voiced),
+        ).order_by(ThreadMessage.id)
+    )
+    done = failed = 0
+    for message in rows:
+        try:
+            audio = speak(cast(Language, message.language), str(message.text))
+        except (RuntimeError, OSError):  # PromptError: espeak-ng or sox missing or failing
+            failed += 1
+            continue
+        _attach_audio(message, store, audio)
+        message.voice = MACHINE_VOICE
+        done += 1
+    session.flush()
+    return VoicedReport(done, failed)
 
 
 def post_voice(

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ivr.flow.loading import load_flow
 from ivr.flow.model import Flow
 from ivr.flow.problems import FlowError, FlowProblem, plain_message
 from ivr.flow.registry import FlowArchive, FlowRegistry
@@ -177,6 +178,13 @@ def lines_path_for(flow_path: Path) -> Path | None:
     config = load_lines(candidate)
     resolved = flow_path.resolve()
     return candidate if any(line.flow_path.resolve() == resolved for line in config.lines) else None
+
+
+def served_flows(flow_path: Path) -> list[Flow]:
+    """Every distinct flow the lines serve (the one flow at `flow_path` when there is no lines file)."""
+    lines_path = lines_path_for(flow_path)
+    paths = [Path(flow_path)] if lines_path is None else [line.flow_path for line in load_lines(lines_path).lines]
+    return [load_flow(path) for path in dict.fromkeys(paths)]
 
 
 # --------------------------------------------------------------------------- serving

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import wave
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -86,3 +88,42 @@ def test_a_voice_message_is_checked_stored_encrypted_and_audited(console: Consol
     assert client.get(f"/operator/cases/{case.id}/thread/{message.id}/audio").data == audio
     [event] = console.audit(action="thread.voice_sent")
     assert event.detail["message_id"] == message.id and "text" not in event.detail
+
+
+def test_old_kazakh_messages_moved_into_the_thread_are_voiced_by_the_command(console: Console, ivr) -> None:
+    """Migration 0011 moved the old single message in as text; `ivr cases voice-messages` renders the
+    unheard Kazakh ones, so the phone plays the Kazakh machine voice instead of reading with the Russian one."""
+    from ivr.cases import thread
+    from ivr.models import TO_REPORTER
+
+    kazakh_case = console.add_case(language="kk")
+    russian_case = console.add_case(language="ru")
+    with console.svc.sessions.begin() as session:
+        for call_id, language, text, heard in (
+            (kazakh_case.call_id, "kk", "Өтінішіңіз қаралып жатыр.", None),
+            (kazakh_case.call_id, "kk", "Бұл хабар тыңдалды.", datetime.now(UTC)),  # heard: nothing to voice
+            (russian_case.call_id, "ru", "Ваше обращение рассматривается.", None),  # Twilio's voice reads it
+        ):
+            session.add(ThreadMessage(call_id=call_id, direction=TO_REPORTER, language=language, text=text,
+                                      heard_at=heard, created_at=datetime.now(UTC)))
+    with console.svc.sessions() as session:
+        [before] = thread.unheard(session, kazakh_case.call_id)
+        assert not before.has_audio and before.text  # would be read by the Russian voice
+
+    settings = console.svc.settings
+    done = ivr("cases", "voice-messages", DATABASE_URL=settings.database_url,
+               recordings_dir=str(settings.recordings_dir))
+    assert done.code == 0 and json.loads(done.out.splitlines()[-1]) == {"voiced": 1, "failed": 0}, done
+
+    unheard_kk, heard_kk = _thread(console, kazakh_case.call_id)
+    [russian] = _thread(console, russian_case.call_id)
+    assert unheard_kk.voice == "machine" and unheard_kk.audio_key
+    with make_recording_store(settings).open(unheard_kk.audio_key) as handle, wave.open(handle) as audio:
+        assert audio.getframerate() == 8000 and audio.getnframes() / 8000 > 0.8
+    assert heard_kk.audio_key is None and russian.audio_key is None
+    with console.svc.sessions() as session:
+        [after] = thread.unheard(session, kazakh_case.call_id)
+        assert after.has_audio and after.text is None  # played, not read
+    again = ivr("cases", "voice-messages", DATABASE_URL=settings.database_url,
+                recordings_dir=str(settings.recordings_dir))
+    assert json.loads(again.out.splitlines()[-1]) == {"voiced": 0, "failed": 0}
