@@ -135,12 +135,17 @@ class SentinelRedis:
         return port
 
     def wait_for_failover(self, old_port: int, timeout_s: float = 60.0) -> int:
-        """Block until the Sentinels name a new master that accepts writes; its port."""
+        """Block until every Sentinel names a new master, up and accepting writes; its port.
+
+        Every one, as a client sees them: redis-py asks the Sentinels in turn and takes the first
+        that reports the master up, so one Sentinel still reporting the old master down (they
+        learn of the promotion a second or two apart) can fail a client's command.
+        """
         found: list[int] = []
 
         def promoted() -> bool:
             port = self.master_port()
-            if port is None or port == old_port:
+            if port is None or port == old_port or not self._all_sentinels_name(port):
                 return False
             if redis.Redis(port=port, socket_timeout=0.5).info("replication")["role"] != "master":
                 return False
@@ -149,6 +154,17 @@ class SentinelRedis:
 
         _wait(promoted, "a failover", timeout_s=timeout_s)
         return found[-1]
+
+    def _all_sentinels_name(self, port: int) -> bool:
+        for sentinel_port in self.sentinel_ports:
+            client = redis.Redis(port=sentinel_port, socket_connect_timeout=0.2, socket_timeout=0.5)
+            try:
+                state = client.sentinel_master(self.service)
+            except redis.RedisError:
+                return False
+            if int(state["port"]) != port or not state["is_master"] or state["is_sdown"] or state["is_odown"]:
+                return False
+        return True
 
     def stop(self) -> None:
         """Stop every process."""
