@@ -64,15 +64,19 @@ def cmd_voice_messages(args: argparse.Namespace) -> int:
     from ivr.cases.thread import voice_unvoiced
     from ivr.db import engine_for, make_sessionmaker
     from ivr.flow.catalog import served_flows
+    from ivr.flow.problems import FlowError
     from ivr.logging import configure_logging
     from ivr.storage import make_recording_store
 
     settings = load_settings()
     configure_logging(settings)
+    try:
+        flows = served_flows(settings.flow_path)
+    except FlowError as exc:
+        print(f"{exc}\nthe flow has errors: run `ivr flow check` for fixes", file=sys.stderr)
+        return 1
     # A language counts as voiced only if every line's flow has a TTS voice for it.
-    flows = served_flows(settings.flow_path)
-    voiced = set.intersection(*({code for code, config in flow.doc.languages.items()
-                                 if config.voice and config.tts_language} for flow in flows))
+    voiced = frozenset.intersection(*(flow.voiced_languages for flow in flows))
     engine = engine_for(settings)
     try:
         with make_sessionmaker(engine).begin() as session:

@@ -87,10 +87,9 @@ def forget_attempt(session: Session, call_id: int, hour: int) -> None:
     )
 
 
-def prune_hours(session: Session, now: datetime) -> int:
+def prune_hours(session: Session, now: datetime) -> None:
     """Drop the line-wide counts of hours before the last one: the cap reads only the current hour.
 
     One more hour is kept so an attempt claimed just before the hour turned can still forget itself.
     """
-    gone = session.execute(delete(PinFailureHour).where(PinFailureHour.hour < hour_of(now) - 1))
-    return int(getattr(gone, "rowcount", 0) or 0)
+    session.execute(delete(PinFailureHour).where(PinFailureHour.hour < hour_of(now) - 1))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ivr.accounts import Principal
 from ivr.cases import transcripts
 from ivr.cases.deadlines import CaseFacts, Deadline, DeadlineBook, next_deadline
-from ivr.cases.search import SearchFilters
+from ivr.cases.search import SearchFilters, count_upto
 from ivr.db import utc_now
 from ivr.display_time import DISPLAY_ZONE, parse_date
 from ivr.models import CASE_STATUSES, Case, CaseDetail, Intake, Operator
@@ -214,8 +214,7 @@ def list_cases(
     page = max(1, filters.page)
     # At least a page past this one, so a capped count always has a next page to show.
     counted_to = (page - 1) * page_size + max(COUNT_AHEAD, page_size)
-    matches = select(Case.id).where(*where).limit(counted_to + 1).subquery()
-    total = session.scalar(select(func.count()).select_from(matches)) or 0
+    total = count_upto(session, select(Case.id).where(*where), counted_to + 1)
     capped = total > counted_to
     if capped:
         total = counted_to

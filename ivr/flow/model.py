@@ -312,6 +312,11 @@ class Flow:
         """Languages callers can choose, in file order."""
         return tuple(self.doc.languages)
 
+    @property
+    def voiced_languages(self) -> frozenset[Language]:
+        """Languages Twilio's TTS can read in this flow; text in the others must be rendered (Kazakh)."""
+        return frozenset(code for code, config in self.doc.languages.items() if config.voice and config.tts_language)
+
     def node(self, node_id: str) -> Node:
         """The node with this id."""
         return self.doc.nodes[node_id]

@@ -30,8 +30,7 @@ def _case(db: Any, case_id: int) -> Any:
 
 def _voiced_languages() -> set[str]:
     """Languages the line's voice (Twilio's TTS) can read; the others are rendered to audio here."""
-    flow = services().flows.current
-    return {code for code, config in flow.doc.languages.items() if config.voice and config.tts_language}
+    return set(services().flows.current.voiced_languages)
 
 
 def post_text_of(db: Any, person: Principal, case: Any, text: str, language: str | None) -> Any:

@@ -127,3 +127,10 @@ def test_old_kazakh_messages_moved_into_the_thread_are_voiced_by_the_command(con
     again = ivr("cases", "voice-messages", DATABASE_URL=settings.database_url,
                 recordings_dir=str(settings.recordings_dir))
     assert json.loads(again.out.splitlines()[-1]) == {"voiced": 0, "failed": 0}
+
+
+def test_voice_messages_names_a_broken_flow_instead_of_failing(ivr, tmp_path) -> None:
+    broken = tmp_path / "flow.yaml"
+    broken.write_text("name: public\nnodes: [\n", encoding="utf-8")
+    done = ivr("cases", "voice-messages", flow_path=str(broken))
+    assert done.code == 1 and str(broken) in done.err and "ivr flow check" in done.err
